@@ -1,0 +1,198 @@
+"""Jump detection on a whole exposure: the public entry point of the core.
+
+The exposure is processed in tiles small enough that every temporary is
+bounded (see :mod:`jumpdet.tiling`), in this order, which is jwst 3.0's:
+
+1. pixels with a bad gain get NO_GAIN_VALUE | DO_NOT_USE in PIXELDQ;
+2. the detection path is chosen from GROUPDQ (:mod:`jumpdet.plan`);
+3. the two-point search flags jumps, tile by tile (:mod:`jumpdet.twopoint`);
+4. with sigma clipping, a group whose every pixel is now JUMP_DET or
+   DO_NOT_USE loses its plain JUMP_DET flags (jwst's rule);
+5. neighbours and groups after large jumps are flagged, and JUMP_DET is
+   cleared where SATURATED or DO_NOT_USE is set (:mod:`jumpdet.postprocess`);
+6. snowballs and MIRI showers, if enabled (:mod:`jumpdet.snowballs`,
+   :mod:`jumpdet.showers`).
+
+No step, datamodel, file or logging configuration is involved here.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from .flags import DO_NOT_USE, JUMP_DET, NO_GAIN_VALUE
+from .params import JumpParams
+from .plan import DetectionPlan, all_do_not_use_groups, plan_detection
+from .postprocess import FrameInputs, RowBlock, postprocess_rows, remove_jump_from_unusable_inplace
+from .tiling import Tile, plan_tiles
+from .twopoint import UNUSABLE, find_jumps_in_tile, read_variance
+
+__all__ = ["JumpResult", "JumpStats", "detect_jumps", "detect_jumps_inplace"]
+
+
+@dataclass(frozen=True)
+class JumpStats:
+    """What detection found, besides the flags.
+
+    Attributes
+    ----------
+    plan : DetectionPlan
+        The path taken, or why the two-point search was skipped.
+    primary_jumps : int or None
+        JUMP_DET flags after the search and before neighbours and after-jump
+        groups are added (input flags included), as jwst counts them; None
+        when the search was skipped.
+    extended_events : int
+        Snowballs, or showers when shower flagging is on (jwst reports the
+        last stage that ran).
+    """
+
+    plan: DetectionPlan
+    primary_jumps: int | None
+    extended_events: int
+
+
+@dataclass(frozen=True)
+class JumpResult:
+    """Return value of :func:`detect_jumps`: new DQ arrays and the stats."""
+
+    groupdq: np.ndarray
+    pixeldq: np.ndarray
+    stats: JumpStats
+
+
+def detect_jumps(data, groupdq, pixeldq, *, gain, read_noise, params: JumpParams, max_workers: int = 1):
+    """Detect jumps; return new GROUPDQ and PIXELDQ arrays (inputs untouched).
+
+    Parameters
+    ----------
+    data : (nints, ngroups, nrows, ncols) float32 ndarray, DN
+    groupdq : (nints, ngroups, nrows, ncols) uint8 ndarray
+    pixeldq : (nrows, ncols) uint32 ndarray
+    gain : (nrows, ncols) ndarray, e/DN
+    read_noise : (nrows, ncols) ndarray, DN (single read)
+    params : JumpParams
+    max_workers : int
+        Threads to use; the flags do not depend on it.
+
+    Returns
+    -------
+    JumpResult
+
+    Examples
+    --------
+    >>> ramp = np.array([10., 20., 30., 530., 540.], dtype=np.float32)[None, :, None, None]
+    >>> ones = np.ones((1, 1), np.float32)
+    >>> result = detect_jumps(ramp, np.zeros(ramp.shape, np.uint8), np.zeros((1, 1), np.uint32),
+    ...                       gain=ones, read_noise=ones, params=JumpParams())
+    >>> result.groupdq[0, :, 0, 0]
+    array([0, 0, 0, 4, 0], dtype=uint8)
+    """
+    gdq_out, pdq_out = groupdq.copy(), pixeldq.copy()
+    stats = detect_jumps_inplace(
+        data, gdq_out, pdq_out, gain=gain, read_noise=read_noise, params=params, max_workers=max_workers
+    )
+    return JumpResult(gdq_out, pdq_out, stats)
+
+
+def detect_jumps_inplace(data, groupdq, pixeldq, *, gain, read_noise, params: JumpParams, max_workers=1):
+    """Like :func:`detect_jumps`, but updates ``groupdq`` and ``pixeldq`` in place.
+
+    ``data`` is never modified. Returns the :class:`JumpStats`.
+    """
+    gain, read_noise = _validated(data, groupdq, pixeldq, gain, read_noise)
+    flag_bad_gain_inplace(pixeldq, gain)
+    plan = plan_detection(all_do_not_use_groups(groupdq), params)
+    input_unusable = _packed_unusable(groupdq) if params.find_showers else None
+    primary = None
+    if plan.path is None:
+        remove_jump_from_unusable_inplace(groupdq)
+    else:
+        primary = _two_point_inplace(data, groupdq, gain, read_noise, params, plan.path, max_workers)
+    events = 0
+    if params.expand_large_events:
+        from .snowballs import flag_snowballs_inplace
+
+        events = flag_snowballs_inplace(groupdq, params)
+    if params.find_showers:
+        from .showers import flag_showers_inplace
+
+        events = flag_showers_inplace(
+            data,
+            groupdq,
+            pixeldq,
+            gain=gain,
+            read_noise=read_noise,
+            params=params,
+            input_unusable=input_unusable,
+        )
+    return JumpStats(plan, primary, events)
+
+
+def flag_bad_gain_inplace(pixeldq: np.ndarray, gain: np.ndarray) -> None:
+    """Set NO_GAIN_VALUE | DO_NOT_USE in PIXELDQ where the gain is <= 0 or NaN."""
+    with np.errstate(invalid="ignore"):
+        bad = ~(gain > 0)
+    pixeldq[bad] |= np.uint32(NO_GAIN_VALUE | DO_NOT_USE)
+
+
+def _validated(data, groupdq, pixeldq, gain, read_noise):
+    if data.ndim != 4:
+        raise ValueError(f"data must be 4-D (nints, ngroups, nrows, ncols), got shape {data.shape}")
+    if groupdq.shape != data.shape:
+        raise ValueError(f"groupdq shape {groupdq.shape} differs from data shape {data.shape}")
+    if groupdq.dtype != np.uint8:
+        raise ValueError(f"groupdq must be uint8, got {groupdq.dtype}")
+    frame = data.shape[2:]
+    for name, array in (("pixeldq", pixeldq), ("gain", gain), ("read_noise", read_noise)):
+        if array.shape != frame:
+            raise ValueError(f"{name} shape {array.shape} differs from the frame shape {frame}")
+    # the reference models hold float32; jwst computes with exactly those values
+    return gain.astype(np.float32, copy=False), read_noise.astype(np.float32, copy=False)
+
+
+def _packed_unusable(groupdq: np.ndarray) -> np.ndarray:
+    """Input SATURATED|DO_NOT_USE groups, one bit per group and pixel."""
+    return np.packbits((groupdq & UNUSABLE) != 0, axis=-1)
+
+
+def _two_point_inplace(data, gdq, gain, read_noise, params, path, max_workers) -> int:
+    tiles = plan_tiles(data.shape, path, max_workers)
+    variance = read_variance(read_noise, gain, params.nframes)
+    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+        all_flagged = list(
+            pool.map(lambda t: _search_tile(data, gdq, gain, read_noise, params, path, t), tiles.search)
+        )
+        if path == "sigma_clip":
+            _unflag_fully_flagged_groups(gdq, np.logical_and.reduce(all_flagged))
+        frame = FrameInputs(data, gdq, gain, variance)
+        blocks = [_row_block(gdq, start, stop) for start, stop in tiles.row_blocks]
+        counts = pool.map(lambda b: postprocess_rows(frame, b, params, tiles.max_pixels), blocks)
+        return sum(counts)
+
+
+def _search_tile(data, gdq, gain, read_noise, params, path, tile: Tile) -> np.ndarray:
+    """Search one tile, OR its flags into GROUPDQ; return its all-flagged groups."""
+    rows, cols = tile.rows, tile.cols
+    tile_gdq = gdq[:, :, rows, cols]
+    found = find_jumps_in_tile(
+        data[:, :, rows, cols], tile_gdq, gain[rows, cols], read_noise[rows, cols], params, path
+    )
+    tile_gdq[:, 1:] |= found.astype(np.uint8) << 2  # JUMP_DET is bit 2
+    return np.all((tile_gdq & (JUMP_DET | DO_NOT_USE)) != 0, axis=(2, 3))
+
+
+def _unflag_fully_flagged_groups(gdq: np.ndarray, fully_flagged: np.ndarray) -> None:
+    """jwst's sigma-clip rule: in a group where every pixel is JUMP_DET or DO_NOT_USE,
+    pixels flagged JUMP_DET and nothing else are cleared."""
+    for i, g in zip(*np.nonzero(fully_flagged), strict=True):
+        plane = gdq[i, g]
+        plane[plane == JUMP_DET] = 0
+
+
+def _row_block(gdq, start, stop) -> RowBlock:
+    nrows = gdq.shape[2]
+    above = gdq[:, :, start - 1].copy() if start > 0 else None
+    below = gdq[:, :, stop].copy() if stop < nrows else None
+    return RowBlock(start, stop, above, below)

@@ -1,0 +1,75 @@
+"""How an exposure is cut into pieces so that temporaries stay bounded.
+
+The search (stage 1) needs every group and integration of a pixel at once,
+so its unit is a tile: all of the ramp for a rectangle of pixels. Tiles are
+whole rows when a row is small, parts of a row when it is not (long TSO
+exposures). The post-processing (stage 2) works on blocks of whole rows; its
+temporaries scale with the number of jumps, and its gathers are capped at
+``max_pixels`` ramps at a time.
+
+Sizes follow a budget proportional to the exposure: ``TEMPORARY_FRACTION`` of
+the input (data + GROUPDQ) shared among the worker threads, divided by a
+measured estimate of the bytes each path keeps alive per ramp element.
+"""
+
+from dataclasses import dataclass
+
+__all__ = ["Tile", "Tiling", "plan_tiles"]
+
+TEMPORARY_FRACTION = 0.10
+# peak temporary bytes per (integration, group, pixel) element of a tile
+BYTES_PER_ELEMENT = {"iterative": 36, "single_pass": 30, "sigma_clip": 90}
+MIN_TILE_ELEMENTS = 1 << 15
+MAX_TILE_ELEMENTS = 1 << 22
+MIN_BLOCK_ROWS = 8
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A rectangle of pixels: ``rows`` and ``cols`` are slices."""
+
+    rows: slice
+    cols: slice
+
+
+@dataclass(frozen=True)
+class Tiling:
+    """Tiles for the search, row blocks for post-processing, and the gather cap."""
+
+    search: list[Tile]
+    row_blocks: list[tuple[int, int]]
+    max_pixels: int
+
+
+def tile_elements(shape: tuple[int, int, int, int], path: str, workers: int) -> int:
+    """Elements (integration x group x pixel) per tile for this exposure."""
+    nints, ngroups, nrows, ncols = shape
+    input_bytes = nints * ngroups * nrows * ncols * 5  # float32 data + uint8 GROUPDQ
+    budget = TEMPORARY_FRACTION * input_bytes / max(workers, 1)
+    elements = int(budget // BYTES_PER_ELEMENT.get(path, max(BYTES_PER_ELEMENT.values())))
+    return min(max(elements, MIN_TILE_ELEMENTS), MAX_TILE_ELEMENTS)
+
+
+def plan_tiles(shape: tuple[int, int, int, int], path: str, workers: int) -> Tiling:
+    """Cut an exposure of ``shape`` (nints, ngroups, nrows, ncols) into tiles and row blocks."""
+    nints, ngroups, nrows, ncols = shape
+    elements = tile_elements(shape, path, workers)
+    per_pixel = nints * ngroups
+    pixels_per_tile = max(1, elements // per_pixel)
+    if pixels_per_tile >= ncols:
+        rows_per_tile = pixels_per_tile // ncols
+        search = [
+            Tile(slice(r, min(r + rows_per_tile, nrows)), slice(0, ncols))
+            for r in range(0, nrows, rows_per_tile)
+        ]
+    else:
+        search = [
+            Tile(slice(r, r + 1), slice(c, min(c + pixels_per_tile, ncols)))
+            for r in range(0, nrows)
+            for c in range(0, ncols, pixels_per_tile)
+        ]
+    # Post-processing keeps two snapshot rows per block: blocks of at least
+    # MIN_BLOCK_ROWS rows keep those snapshots a small fraction of GROUPDQ.
+    block_rows = max(MIN_BLOCK_ROWS, pixels_per_tile // ncols, -(-nrows // (4 * max(workers, 1))))
+    row_blocks = [(r, min(r + block_rows, nrows)) for r in range(0, nrows, block_rows)]
+    return Tiling(search, row_blocks, pixels_per_tile)
