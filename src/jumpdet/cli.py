@@ -1,0 +1,100 @@
+"""The ``jumpdet`` command: ``demo``, ``crds-cache`` and ``collect-cfgs``.
+
+Expected failures (bad paths, CRDS not available, bad input) end with one
+line on stderr and exit status 2; anything else is a bug and shows its traceback.
+"""
+
+import argparse
+import shutil
+import sys
+from importlib import resources
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _demo(args) -> None:
+    from .demo import run_demo
+
+    print(run_demo(args.outdir, seed=args.seed).summary())
+
+
+def _crds_cache(args) -> None:
+    from .crds_cache import build_cache, export_lines
+
+    root = build_cache(args.directory, detectors=tuple(args.detectors), force=args.force)
+    print(f"# jumpdet offline CRDS cache at {root}; to use it, run:", file=sys.stderr)
+    print(export_lines(root))
+
+
+def collect_cfgs(directory) -> list[Path]:
+    """Copy the packaged ``.cfg`` files into ``directory``; return the paths written."""
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for entry in resources.files("jumpdet").joinpath("cfgs").iterdir():
+        if entry.name.endswith(".cfg"):
+            with resources.as_file(entry) as source:
+                written.append(Path(shutil.copy(source, target / entry.name)))
+    return written
+
+
+def _collect_cfgs(args) -> None:
+    for path in collect_cfgs(args.directory):
+        print(path)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .crds_cache import DEFAULT_DETECTORS
+
+    parser = argparse.ArgumentParser(prog="jumpdet", description="Fast jump detection for JWST ramps.")
+    parser.add_argument("--version", action="version", version=_version())
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="run the step on an embedded synthetic MIRI exposure, offline")
+    demo.add_argument(
+        "--outdir", type=Path, default=Path("jumpdet-demo"), help="output folder (./jumpdet-demo)"
+    )
+    demo.add_argument("--seed", type=int, default=0, help="random seed of the synthetic exposure")
+    demo.set_defaults(run=_demo)
+
+    cache = commands.add_parser(
+        "crds-cache", help="build an offline CRDS cache; print the variables to export"
+    )
+    cache.add_argument("directory", type=Path)
+    cache.add_argument(
+        "--detectors",
+        nargs="+",
+        default=list(DEFAULT_DETECTORS),
+        help=f"detectors to provide gain/readnoise for (default: {' '.join(DEFAULT_DETECTORS)})",
+    )
+    cache.add_argument("--force", action="store_true", help="rebuild even if a valid cache is there")
+    cache.set_defaults(run=_crds_cache)
+
+    cfgs = commands.add_parser("collect-cfgs", help="copy the packaged .cfg files into a folder")
+    cfgs.add_argument("directory", type=Path)
+    cfgs.set_defaults(run=_collect_cfgs)
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return f"jumpdet {version('jumpdet')}"
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``jumpdet`` console script."""
+    args = _parser().parse_args(argv)
+    from .crds_access import CrdsUnavailableError
+
+    try:
+        args.run(args)
+    except (OSError, ValueError, CrdsUnavailableError) as exc:
+        print(f"jumpdet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Gain and read-noise references, as 2-D arrays in stated units.
+
+This is the one place where reference files meet the science frame:
+the reference is found (CRDS or override path or in-memory model), opened
+with its datamodel, cut to the science subarray exactly as jwst cuts it
+(``jwst.lib.reffile_utils``), and returned as float32 arrays:
+gain in electrons per DN, read noise in DN per single read.
+"""
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from jwst.lib import reffile_utils
+from stdatamodels.jwst.datamodels import GainModel, ReadnoiseModel
+
+from .crds_access import CrdsUnavailableError, crds_problem, translate_crds_exit, unavailable_message
+
+__all__ = ["References", "load_references"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class References:
+    """The two references for one exposure.
+
+    Attributes
+    ----------
+    gain : (nrows, ncols) float32 ndarray, e/DN
+    read_noise : (nrows, ncols) float32 ndarray, DN
+    """
+
+    gain: np.ndarray
+    read_noise: np.ndarray
+
+
+def reference_source(step, model, reftype: str):
+    """Path or override model for ``reftype``; a clear error if none can be had."""
+    if step.get_ref_override(reftype) is None:
+        problem = crds_problem()
+        if problem is not None:
+            raise CrdsUnavailableError(unavailable_message(problem))
+    with translate_crds_exit():
+        source = step.get_reference_file(model, reftype)
+    if isinstance(source, str) and source.strip() in ("", "N/A"):
+        raise ValueError(
+            f"no {reftype} reference applies to this exposure (CRDS returned {source!r}); "
+            f"pass override_{reftype} with a {reftype} reference file"
+        )
+    log.info("Using %s reference file: %s", reftype.upper(), getattr(source, "override_handle", source))
+    return source
+
+
+def load_references(step, model) -> References:
+    """Open, cut to the science subarray, and return the gain and read-noise arrays."""
+    gain_source = reference_source(step, model, "gain")
+    readnoise_source = reference_source(step, model, "readnoise")
+    with GainModel(gain_source) as gain_model, ReadnoiseModel(readnoise_source) as readnoise_model:
+        gain = _science_cutout(model, gain_model, "gain")
+        read_noise = _science_cutout(model, readnoise_model, "readnoise")
+    return References(gain=gain, read_noise=read_noise)
+
+
+def _science_cutout(model, reference, reftype: str) -> np.ndarray:
+    """The reference's data over the science frame, native-endian float32."""
+    try:
+        if reffile_utils.ref_matches_sci(model, reference):
+            data = reference.data
+        else:
+            log.info("Extracting %s subarray to match science data", reftype)
+            data = reffile_utils.get_subarray_model(model, reference).data
+    except (ValueError, AttributeError) as exc:
+        raise ValueError(
+            f"cannot place the {reftype} reference on the science subarray ({exc}); the reference needs "
+            "full-frame data or SUBSTRT1/2 and SUBSIZE1/2 keywords covering the exposure"
+        ) from exc
+    frame = model.data.shape[-2:]
+    if data.shape != frame:
+        raise ValueError(
+            f"{reftype} reference has shape {data.shape} but the science frame is {frame}; "
+            f"use a {reftype} reference that covers the exposure's subarray"
+        )
+    return np.array(data, dtype=np.float32)  # a native-endian copy, free of the closed model

@@ -1,0 +1,217 @@
+"""``jumpdet.JumpStep``: the stpipe step, a thin adapter around :mod:`jumpdet.detect`.
+
+Model in; arrays out to the core with references and parameters converted in
+one visible place each (:mod:`jumpdet.references`, :func:`jumpdet.params.params_from_step`);
+flags and metadata back. It accepts every parameter of jwst 3.0's
+``jwst.jump.JumpStep`` with the same names and defaults.
+"""
+
+import logging
+import os
+import time
+
+from jwst.stpipe import Step
+from stdatamodels.jwst.datamodels import RampModel
+
+from .crds_access import crds_problem, translate_crds_exit
+from .detect import JumpStats, detect_jumps_inplace
+from .params import params_from_step
+from .plan import all_do_not_use_groups
+from .references import load_references
+
+__all__ = ["JumpStep", "resolve_cores"]
+
+log = logging.getLogger(__name__)
+
+_CORE_FRACTIONS = {"none": None, "one": None, "quarter": 4, "half": 2, "all": 1}
+
+
+def resolve_cores(maximum_cores) -> int:
+    """Threads for ``maximum_cores``: an integer, or 'none'/'one', 'quarter', 'half', 'all'.
+
+    Never more than the machine's cores, never fewer than one.
+    """
+    available = os.cpu_count() or 1
+    text = str(maximum_cores).strip().lower()
+    if text.isdigit():
+        return max(1, min(int(text), available))
+    if text not in _CORE_FRACTIONS:
+        raise ValueError(
+            f"maximum_cores={maximum_cores!r} is not understood; "
+            "use an integer, 'none', 'quarter', 'half' or 'all'"
+        )
+    divisor = _CORE_FRACTIONS[text]
+    return 1 if divisor is None else max(1, available // divisor)
+
+
+class JumpStep(Step):
+    """Detect jumps (cosmic rays and other steps) in ramps, with the flags of jwst 3.0's JumpStep."""
+
+    spec = """
+        rejection_threshold = float(default=4.0,min=0) # CR sigma rejection threshold (4+ usable differences)
+        three_group_rejection_threshold = float(default=6.0,min=0) # CR sigma threshold with 2 usable differences
+        four_group_rejection_threshold = float(default=5.0,min=0) # CR sigma threshold with 3 usable differences
+        maximum_cores = string(default='1') # threads: an integer, 'none', 'quarter', 'half' or 'all'; flags do not depend on it
+        flag_4_neighbors = boolean(default=True) # flag the four perpendicular neighbors of each CR
+        max_jump_to_flag_neighbors = float(default=1000) # maximum jump sigma that will trigger neighbor flagging
+        min_jump_to_flag_neighbors = float(default=10) # minimum jump sigma that will trigger neighbor flagging
+        after_jump_flag_dn1 = float(default=0) # 1st flag groups after jump above DN threshold
+        after_jump_flag_time1 = float(default=0) # 1st flag groups after jump groups within specified time (s)
+        after_jump_flag_dn2 = float(default=0) # 2nd flag groups after jump above DN threshold
+        after_jump_flag_time2 = float(default=0) # 2nd flag groups after jump groups within specified time (s)
+        expand_large_events = boolean(default=False) # Turns on Snowball detector for NIR detectors
+        min_sat_area = float(default=1.0) # minimum required area (pixels) for the central saturation of snowballs
+        min_jump_area = float(default=5.0) # minimum area (pixels) to trigger large events processing
+        expand_factor = float(default=2.0) # The expansion factor for the enclosing circles or ellipses
+        use_ellipses = boolean(default=False) # deprecated; accepted and ignored, as in jwst
+        sat_required_snowball = boolean(default=True) # Require the center of snowballs to be saturated
+        min_sat_radius_extend = float(default=2.5) # The min radius (pixels) of the sat core to trigger its extension
+        sat_expand = integer(default=2) # Pixels added to the radius of the saturated core of snowballs
+        edge_size = integer(default=25) # Distance (pixels) from the edge where a saturated core is not required
+        mask_snowball_core_next_int = boolean(default=True) # Flag saturated cores of snowballs in the next integration?
+        snowball_time_masked_next_int = integer(default=4000) # Seconds over which cores are flagged in the next integration
+        find_showers = boolean(default=False) # Apply MIRI shower flagging?
+        max_shower_amplitude = float(default=4) # Maximum MIRI shower amplitude in DN/s (unused by jwst 3.0; see docs)
+        extend_snr_threshold = float(default=1.2) # The SNR minimum for detection of extended showers in MIRI
+        extend_min_area = integer(default=90) # Min area (pixels) of emission after convolution to detect showers
+        extend_inner_radius = float(default=1) # Inner radius (pixels) of the ring kernel used for convolution
+        extend_outer_radius = float(default=2.6) # Outer radius (pixels) of the ring kernel used for convolution
+        extend_ellipse_expand_ratio = float(default=1.1) # Expand the radius of the ellipse fit to the extended emission
+        time_masked_after_shower = float(default=15) # Seconds to flag as jump after a detected extended emission
+        min_diffs_single_pass = integer(default=10) # Usable differences needed to skip the iterative flagging of jumps
+        max_extended_radius = integer(default=200) # The maximum radius (pixels) of an extended snowball or shower
+        minimum_groups = integer(default=3) # The minimum number of usable groups to perform jump detection
+        minimum_sigclip_groups = integer(default=100) # The minimum number of groups to switch to sigma clipping
+        only_use_ints = boolean(default=True) # In sigclip only compare the same group across ints, if False all groups
+    """  # noqa: E501
+
+    reference_file_types = ["gain", "readnoise"]
+
+    # cal_step.jump and cal_logs.jump, as jwst's step; the registry alias is "jumpdet"
+    class_alias = "jump"
+
+    def process(self, step_input):
+        """Flag jumps in a ramp; return a new RampModel (the input is never modified).
+
+        Parameters
+        ----------
+        step_input : str, path or `~stdatamodels.jwst.datamodels.RampModel`
+
+        Returns
+        -------
+        `~stdatamodels.jwst.datamodels.RampModel`
+        """
+        result = self._open_ramp(step_input)
+        nints, ngroups, nrows, ncols = result.data.shape
+        if ngroups <= 2:
+            log.warning("Cannot apply jump detection when NGROUPS<=2; jump step will be skipped")
+            result.meta.cal_step.jump = "SKIPPED"
+            return result
+        start = time.perf_counter()
+        refs = load_references(self, result)
+        params = params_from_step(
+            self, group_time_s=result.meta.exposure.group_time, nframes=_nframes(result), gain=refs.gain
+        )
+        workers = resolve_cores(self.maximum_cores)
+        log.info(
+            "CR rejection threshold = %g sigma (3 usable differences: %g, 2: %g)",
+            params.rejection_threshold,
+            params.four_group_rejection_threshold,
+            params.three_group_rejection_threshold,
+        )
+        log.info("Using %d thread(s)", workers)
+        stats = detect_jumps_inplace(
+            result.data,
+            result.groupdq,
+            result.pixeldq,
+            gain=refs.gain,
+            read_noise=refs.read_noise,
+            params=params,
+            max_workers=workers,
+        )
+        _record_rates(result, stats)
+        _log_outcome(stats, time.perf_counter() - start)
+        result.meta.cal_step.jump = "COMPLETE"
+        return result
+
+    def _open_ramp(self, step_input):
+        try:
+            model = self.prepare_output(step_input, open_as_type=RampModel)
+        except (OSError, ValueError, TypeError) as exc:
+            raise ValueError(f"cannot open {step_input!r} as a RampModel: {exc}") from exc
+        if model.data is None or model.data.ndim != 4:
+            shape = None if model.data is None else model.data.shape
+            raise ValueError(
+                f"input is not a ramp: SCI has shape {shape}, expected 4-D (nints, ngroups, nrows, ncols); "
+                "run the jump step on the output of refpix/linearity/dark_current"
+            )
+        return model
+
+    @staticmethod
+    def get_stpipe_loggers():
+        """jwst's loggers plus ``jumpdet``, so stpipe shows this package's log lines."""
+        return (*Step.get_stpipe_loggers(), "jumpdet")
+
+    def default_suffix(self):
+        """``jumpstep`` when run alone (whatever name CRDS parameters give); the step name in a pipeline."""
+        return "jumpstep" if self.parent is None else super().default_suffix()
+
+    @classmethod
+    def get_config_from_reference(cls, dataset, disable=None, crds_observatory=None):
+        """CRDS step parameters, skipped quietly when CRDS cannot work here."""
+        if disable is None and crds_problem() is not None:
+            log.debug("CRDS unavailable; no step parameters taken from CRDS")
+            return cls._empty_config()
+        with translate_crds_exit():
+            return super().get_config_from_reference(
+                dataset, disable=disable, crds_observatory=crds_observatory
+            )
+
+    def finalize_result(self, result, reference_files_used):
+        """Record versions and references; the CRDS context only when CRDS can tell it."""
+        if crds_problem() is None:
+            super().finalize_result(result, reference_files_used)
+            return
+        # References came from overrides and CRDS is absent: jwst would exit while
+        # asking CRDS for its context; record the files and no context instead.
+        super().finalize_result(result, [])
+        for ref_name, filename in reference_files_used:
+            if hasattr(result.meta.ref_file, ref_name):
+                getattr(result.meta.ref_file, ref_name).name = filename
+        log.warning("CRDS is not configured; no CRDS context recorded")
+
+
+def _nframes(model) -> int:
+    nframes = model.meta.exposure.nframes
+    if not nframes or nframes < 1:
+        raise ValueError(
+            f"meta.exposure.nframes is {nframes!r}; set NFRAMES (frames per group) in the input file"
+        )
+    return int(nframes)
+
+
+def _record_rates(model, stats: JumpStats) -> None:
+    """Set PRIMECRS and EXTNDEVT: flags per pixel per second of usable exposure, x1e3 and x1e6.
+
+    As jwst: groups that are DO_NOT_USE everywhere, and the first group of each
+    integration, are not exposure. (The arithmetic order is jwst's, so the
+    floats are identical.)
+    """
+    nints, ngroups, nrows, ncols = model.data.shape
+    flagged_groups = int(all_do_not_use_groups(model.groupdq).sum())
+    usable_groups = nints * ngroups - flagged_groups - nints
+    if usable_groups < 1:
+        return
+    exposure = (model.meta.exposure.group_time * usable_groups) * (nrows * ncols)
+    if stats.primary_jumps is not None:
+        model.meta.exposure.primary_cosmic_rays = 1000 * stats.primary_jumps / exposure
+    model.meta.exposure.extended_emission_events = 1e6 * stats.extended_events / exposure
+
+
+def _log_outcome(stats: JumpStats, seconds: float) -> None:
+    if stats.plan.path is None:
+        log.warning("Jump search skipped: %s", stats.plan.skipped_reason)
+    else:
+        log.info("Detection path: %s; %d primary jump flags", stats.plan.path, stats.primary_jumps)
+    log.info("Extended events (snowballs/showers): %d", stats.extended_events)
+    log.info("The execution time in seconds: %f", seconds)

@@ -1,0 +1,86 @@
+"""Shared fixtures: a genuine offline CRDS cache for the session, and ramp builders.
+
+CRDS reads CRDS_SERVER_URL when it is imported and caches its configuration
+per process, so the environment is set here, at import, before any test
+module imports crds or jwst. Tests that need another CRDS set-up run in a
+subprocess.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jumpdet.crds_cache import build_cache, cache_environment
+
+CRDS_CACHE = build_cache(
+    Path(tempfile.mkdtemp(prefix="jumpdet-crds-")) / "cache", detectors=("MIRIMAGE", "NRCA1")
+)
+os.environ.update(cache_environment(CRDS_CACHE))
+os.environ.pop("STPIPE_DISABLE_CRDS_STEPPARS", None)
+
+from stdatamodels.jwst.datamodels import GainModel, RampModel, ReadnoiseModel  # noqa: E402
+
+JUMP_DET = 4
+
+
+@pytest.fixture(scope="session")
+def crds_cache() -> Path:
+    """Root of the session's offline CRDS cache (already in the environment)."""
+    return CRDS_CACHE
+
+
+def make_ramp_model(
+    data,
+    *,
+    groupdq=None,
+    group_time=3.0,
+    nframes=1,
+    instrument="MIRI",
+    detector="MIRIMAGE",
+    subarray=("FULL", 1, 1),
+    filename="test_refpixstep.fits",
+):
+    """A RampModel around ``data`` (nints, ngroups, nrows, ncols) with the metadata the step reads."""
+    data = np.asarray(data, dtype=np.float32)
+    nints, ngroups, nrows, ncols = data.shape
+    model = RampModel(data=data)
+    model.groupdq = np.zeros(data.shape, np.uint8) if groupdq is None else np.asarray(groupdq, np.uint8)
+    model.pixeldq = np.zeros((nrows, ncols), np.uint32)
+    meta = model.meta
+    meta.instrument.name = instrument
+    meta.instrument.detector = detector
+    meta.exposure.type = "MIR_IMAGE" if instrument == "MIRI" else "NRC_IMAGE"
+    meta.exposure.readpatt = "FAST" if instrument == "MIRI" else "RAPID"
+    meta.exposure.nints, meta.exposure.ngroups = nints, ngroups
+    meta.exposure.nframes, meta.exposure.groupgap = nframes, 0
+    meta.exposure.group_time = meta.exposure.frame_time = group_time
+    meta.observation.date, meta.observation.time = "2024-01-01", "00:00:00"
+    name, xstart, ystart = subarray
+    meta.subarray.name, meta.subarray.xstart, meta.subarray.ystart = name, xstart, ystart
+    meta.subarray.xsize, meta.subarray.ysize = ncols, nrows
+    meta.filename = filename
+    return model
+
+
+def make_references(shape, *, gain=2.0, read_noise=8.0, instrument="MIRI"):
+    """In-memory full-frame GainModel and ReadnoiseModel with constant values."""
+    nrows, ncols = shape
+    models = []
+    for cls, value in ((GainModel, gain), (ReadnoiseModel, read_noise)):
+        model = cls(data=np.full(shape, value, np.float32))
+        model.meta.instrument.name = instrument
+        model.meta.subarray.name = "FULL"
+        model.meta.subarray.xstart = model.meta.subarray.ystart = 1
+        model.meta.subarray.xsize, model.meta.subarray.ysize = ncols, nrows
+        models.append(model)
+    return tuple(models)
+
+
+def linear_ramps(shape, *, slope=10.0, start=100.0):
+    """Noise-free ramps rising by ``slope`` DN per group in every pixel."""
+    nints, ngroups, nrows, ncols = shape
+    ramp = start + slope * np.arange(ngroups, dtype=np.float32)
+    return np.broadcast_to(ramp[None, :, None, None], shape).copy()

@@ -1,0 +1,124 @@
+"""Shell interfaces: strun by class, packaged cfg and alias; the jumpdet command; the demo."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from stdatamodels.jwst.datamodels import RampModel
+
+from conftest import JUMP_DET, linear_ramps, make_ramp_model, make_references
+from jumpdet.cli import collect_cfgs, main
+from jumpdet.demo import run_demo
+
+STRUN = shutil.which("strun", path=os.path.dirname(sys.executable)) or "strun"
+JUMPDET = shutil.which("jumpdet", path=os.path.dirname(sys.executable)) or "jumpdet"
+
+
+@pytest.fixture
+def ramp_file(tmp_path):
+    data = linear_ramps((1, 10, 8, 9))
+    data[0, 5:, 3, 4] += 500
+    path = tmp_path / "obs_refpixstep.fits"
+    make_ramp_model(data, subarray=("SUB64", 1, 1), filename=path.name).save(path)
+    return path
+
+
+def strun(*args, cwd):
+    return subprocess.run([STRUN, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def jump_flags(path):
+    with RampModel(path) as model:
+        return np.argwhere(model.groupdq & JUMP_DET)
+
+
+@pytest.mark.parametrize("target", ["jumpdet.JumpStep", "jumpdet"])
+def test_strun_by_class_and_alias(ramp_file, target):
+    out = strun(target, ramp_file, cwd=ramp_file.parent)
+    assert out.returncode == 0, out.stderr[-3000:]
+    flags = jump_flags(ramp_file.parent / "obs_jumpstep.fits")
+    assert [0, 5, 3, 4] in flags.tolist()
+
+
+def test_strun_with_packaged_cfg_options_and_override_paths(ramp_file, tmp_path):
+    (cfg,) = [p for p in collect_cfgs(tmp_path / "cfgs") if p.name == "jump.cfg"]
+    gain, readnoise = make_references((8, 9))
+    gain.save(tmp_path / "g.fits")
+    readnoise.save(tmp_path / "r.fits")
+    out = strun(
+        cfg,
+        ramp_file,
+        "--rejection_threshold",
+        "3.0",
+        "--override_gain",
+        tmp_path / "g.fits",
+        "--override_readnoise",
+        tmp_path / "r.fits",
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "CR rejection threshold = 3 sigma" in out.stderr + out.stdout
+    with RampModel(tmp_path / "obs_jumpstep.fits") as model:
+        assert model.groupdq[0, 5, 3, 4] & JUMP_DET
+        assert model.meta.ref_file.gain.name.endswith("g.fits")
+
+
+def test_strun_help_lists_every_option(tmp_path):
+    from jwst.jump import JumpStep as JwstJumpStep
+
+    out = strun("jumpdet.JumpStep", "-h", cwd=tmp_path)
+    assert out.returncode == 0
+    for name in JwstJumpStep.load_spec_file():
+        assert f"--{name}" in out.stdout, name
+    assert "--override_gain" in out.stdout and "--override_readnoise" in out.stdout
+
+
+def test_collect_cfgs_copies_the_step_and_pipeline_cfgs(tmp_path, capsys):
+    assert main(["collect-cfgs", str(tmp_path)]) == 0
+    assert {p.name for p in tmp_path.iterdir()} == {"jump.cfg", "calwebb_detector1.cfg"}
+    assert 'class = "jumpdet.JumpStep"' in (tmp_path / "jump.cfg").read_text()
+
+
+def test_crds_cache_command_prints_exports(tmp_path, capsys):
+    assert main(["crds-cache", str(tmp_path / "c"), "--detectors", "MIRIMAGE"]) == 0
+    printed = capsys.readouterr().out
+    assert f"export CRDS_PATH={tmp_path / 'c'}" in printed and "CRDS_CONTEXT" in printed
+
+
+def test_crds_cache_command_refuses_foreign_folder_in_one_line(tmp_path, capsys):
+    (tmp_path / "mine.txt").write_text("not a cache")
+    assert main(["crds-cache", str(tmp_path)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("jumpdet crds-cache: error:") and "\n" not in error
+
+
+def test_demo_flags_the_significant_injected_jumps(tmp_path):
+    report = run_demo(tmp_path)
+    assert report.output_file.exists() and report.output_file.name.endswith("_jumpstep.fits")
+    assert report.plot_file.stat().st_size > 10_000
+    assert report.injected_significant > 200
+    assert report.flagged_significant >= 0.99 * report.injected_significant
+    assert "jumps injected" in report.summary()
+
+
+def test_demo_command_as_a_new_user_offline(tmp_path):
+    """No CRDS variables at all: the demo builds its own cache and works offline."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRDS_", "STPIPE_"))}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
+    out = subprocess.run(
+        [JUMPDET, "demo", "--outdir", str(tmp_path / "demo")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "local offline cache" in out.stdout
+    written = {p.name for p in (tmp_path / "demo").iterdir()}
+    assert "det_image_seq1_MIRIMAGE_F1130Wexp1_jumpstep.fits" in written
+    assert "det_image_seq1_MIRIMAGE_F1130Wexp1_jump_pixel.png" in written
+    assert Path(tmp_path / "xdg" / "jumpdet" / "crds" / "config" / "jwst" / "server_config").exists()
