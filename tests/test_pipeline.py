@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import JUMP_DET
 from numpy.testing import assert_array_equal
 from stdatamodels.jwst.datamodels import ImageModel, RampModel
 
+from conftest import JUMP_DET
 from jumpdet import Detector1Pipeline, JumpStep
 from jumpdet.simulate import simulate_ramp, to_ramp_model
 
