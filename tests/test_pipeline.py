@@ -68,8 +68,11 @@ def test_ramp_fit_splits_segments_at_the_flagged_jumps(ramp_file, simulation):
 
 
 def test_strun_pipeline_and_packaged_cfg(ramp_file, tmp_path):
+    from jumpdet.cli import collect_cfgs
+
     skips = [f"--steps.{name}.skip=true" for name in ONLY_JUMP_AND_RAMP_FIT]
-    for target in ("jumpdet.Detector1Pipeline", "jumpdet_detector1"):
+    (cfg,) = [p for p in collect_cfgs(tmp_path / "cfgs") if p.name == "calwebb_detector1.cfg"]
+    for target in ("jumpdet.Detector1Pipeline", "jumpdet_detector1", str(cfg)):
         out = subprocess.run(
             [STRUN, target, str(ramp_file), *skips, "--steps.jump.rejection_threshold=5"],
             cwd=tmp_path,
