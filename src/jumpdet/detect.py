@@ -104,7 +104,9 @@ def detect_jumps_inplace(data, groupdq, pixeldq, *, gain, read_noise, params: Ju
     gain, read_noise = _validated(data, groupdq, pixeldq, gain, read_noise)
     flag_bad_gain_inplace(pixeldq, gain)
     plan = plan_detection(all_do_not_use_groups(groupdq), params)
-    input_unusable = _packed_unusable(groupdq) if params.find_showers else None
+    # jwst blanks the electrons at input SAT/DNU groups only when the search runs
+    searched = plan.path is not None
+    input_unusable = _packed_unusable(groupdq) if params.find_showers and searched else None
     primary = None
     if plan.path is None:
         remove_jump_from_unusable_inplace(groupdq)
@@ -126,6 +128,7 @@ def detect_jumps_inplace(data, groupdq, pixeldq, *, gain, read_noise, params: Ju
             read_noise=read_noise,
             params=params,
             input_unusable=input_unusable,
+            max_workers=max_workers,
         )
     return JumpStats(plan, primary, events)
 

@@ -1,0 +1,386 @@
+"""MIRI showers: faint extended emission around cosmic-ray hits, flagged as ellipses.
+
+Reproduces the GROUPDQ and count of jwst 3.0's shower search
+(``stcal.jump.jump.find_faint_extended`` followed by ``max_flux_showers``)
+exactly, one group plane or row block at a time:
+
+* each group difference is turned into a signal-to-noise plane against the
+  pixel's median difference (or, with many integrations, against sigma-clipped
+  statistics of the same group in all integrations), computed in row blocks;
+* the plane is smoothed with a ring kernel ignoring flagged pixels (jwst's
+  ``convolve_fast``: two ``scipy.signal.oaconvolve`` calls) and thresholded;
+  regions whose hole-filled area reaches ``extend_min_area`` are showers;
+* found ellipses are expanded by ``extend_ellipse_expand_ratio`` and OR-ed as
+  ``JUMP_DET`` into that group and ``shower_groups_masked_after`` later ones,
+  except on saturated pixels; a pixel whose mean group difference changes by
+  more than ``max_shower_amplitude_e_per_group`` (or becomes NaN) gets its
+  flags back.
+
+The FFT smoothing dominates jwst's time.  Its result is needed bit for bit
+only where a shower could be, so every plane first gets a cheap direct sum
+over the ring with a rigorous error bound (:class:`RingSmoother`); planes in
+which no region of the thresholded upper bound is large enough provably hold
+no shower and skip the FFTs.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from functools import partial
+from typing import NamedTuple
+
+import numpy as np
+from astropy.convolution import Ring2DKernel
+from astropy.stats import SigmaClip
+from astropy.utils.exceptions import AstropyUserWarning
+
+from .ellipses import (
+    Ellipses,
+    RingSmoother,
+    draw_window,
+    expanded_axes,
+    filled_area_passes,
+    find_regions,
+    region_ellipses,
+)
+from .flags import DO_NOT_USE, JUMP_DET, REFERENCE_PIXEL, SATURATED
+from .params import JumpParams
+
+__all__ = ["MIN_DIFFS_FOR_SHOWERS", "flag_showers_inplace"]
+
+log = logging.getLogger(__name__)
+
+# jwst skips showers below this many usable differences (hard-coded, unlike min_diffs_single_pass).
+MIN_DIFFS_FOR_SHOWERS = 10
+_MASK_BITS = DO_NOT_USE | SATURATED | JUMP_DET
+_BLOCK_BYTES = 32 * 2**20
+_PLANES_PER_JOB = 4  # consecutive planes share one electrons plane each step
+
+
+def flag_showers_inplace(
+    data, gdq, pixeldq, *, gain, read_noise, params: JumpParams, input_unusable, max_workers: int = 1
+) -> int:
+    """Flag MIRI showers in a GROUPDQ cube in place, exactly as jwst 3.0 does.
+
+    Parameters
+    ----------
+    data : (nints, ngroups, nrows, ncols) float32 ndarray, DN
+        The ramp; not modified and never copied whole.
+    gdq : same shape, uint8
+        GROUPDQ after two-point detection (and snowballs); modified in place.
+    pixeldq : (nrows, ncols) uint32 ndarray
+        PIXELDQ, already carrying ``NO_GAIN_VALUE | DO_NOT_USE`` for bad gain.
+    gain : (nrows, ncols) float32 ndarray, e/DN
+    read_noise : (nrows, ncols) float32 ndarray, DN
+    params : JumpParams
+    input_unusable : uint8 ndarray or None
+        ``np.packbits((input_gdq & (SATURATED | DO_NOT_USE)) != 0, axis=-1)``
+        of the GROUPDQ *before* two-point detection: jwst's electrons array
+        is NaN there by the time it searches for showers.  None where it is
+        not (two-point detection skipped, or run in worker processes).
+    max_workers : int
+        Threads searching group planes concurrently; the result does not
+        depend on it.
+
+    Returns
+    -------
+    int
+        Number of showers, counted as jwst counts them (before any flags are
+        reverted).
+    """
+    _validate(data, gdq, pixeldq, gain, read_noise, input_unusable)
+    # jwst's reference arrays are float32, and so is every product it forms with them
+    gain, read_noise = np.asarray(gain, np.float32), np.asarray(read_noise, np.float32)
+    nints, ngroups = data.shape[:2]
+    if nints * (ngroups - 1) - _count_all_dnu_groups(gdq) < MIN_DIFFS_FOR_SHOWERS:
+        log.warning("Not enough differences for shower detections")
+        return 0
+    scene = _Scene(data, gdq, pixeldq, gain, input_unusable, params)
+    # Warning filters are process-wide: only this thread may change them, so the
+    # statistics (which silence warnings) are computed here, the searches in the pool.
+    with ThreadPoolExecutor(max_workers) if max_workers > 1 else nullcontext() as pool:
+        run = pool.map if pool is not None else map
+        if nints >= params.minimum_sigclip_groups:
+            pending = []
+            for group in range(1, ngroups):
+                todo = [intg for intg in range(nints) if group > scene.first_good[intg]]
+                if todo:
+                    stats = _clipped_stats(scene.electrons(), group)
+                    batch = run(partial(_search_clipped, scene, group, *stats), [todo])
+                    pending.append(batch if pool is not None else list(batch))
+            results = [hits for batch in pending for hits in batch]
+        else:
+            median, sigma = _median_and_sigma(scene.electrons(), read_noise, gain, params.nframes, run)
+            planes = [(i, g) for i in range(nints) for g in range(scene.first_good[i] + 1, ngroups)]
+            chunks = [planes[k : k + _PLANES_PER_JOB] for k in range(0, len(planes), _PLANES_PER_JOB)]
+            results = list(run(partial(_search_planes, scene, median, sigma), chunks))
+    found: dict[int, list[tuple[int, Ellipses]]] = {}
+    for intg, group, showers in (hit for result in results for hit in result):
+        found.setdefault(intg, []).append((group, showers))
+    total = 0
+    for intg, showers in sorted(found.items()):
+        total += sum(ellipses.x.size for _, ellipses in showers)
+        _flag_and_revert(intg, showers, scene, params)
+    return total
+
+
+class _Scene:
+    """What every plane search shares: inputs, pixel masks, kernel, first usable groups."""
+
+    def __init__(self, data, gdq, pixeldq, gain, input_unusable, params):
+        self.data, self.gdq, self.gain, self.unusable, self.params = data, gdq, gain, input_unusable, params
+        self.refpix = pixeldq == REFERENCE_PIXEL  # jwst tests equality, not the bit
+        self.ignore = ((pixeldq & _MASK_BITS) != 0) | self.refpix
+        kernel = Ring2DKernel(params.extend_inner_radius, params.extend_outer_radius).array
+        self.smoother = RingSmoother(kernel)
+        self.first_good = [_first_good_group(gdq[intg], self.refpix) for intg in range(data.shape[0])]
+
+    def electrons(self) -> _Electrons:
+        """A fresh reader (each thread needs its own one-plane cache)."""
+        return _Electrons(self.data, self.gdq, self.gain, self.unusable)
+
+    def search(self, intg, group, ratio) -> Ellipses:
+        """Showers in one signal-to-noise plane (``ratio`` is overwritten)."""
+        ratio[self.ignore | ((self.gdq[intg, group] & _MASK_BITS) != 0)] = np.nan
+        return _find_showers(ratio, self.smoother, self.params)
+
+
+def _search_planes(scene, median, sigma, planes):
+    """Search (intg, group) planes against per-pixel median differences."""
+    source, hits = scene.electrons(), []
+    for intg, group in planes:
+        ratio = source.difference(intg, group)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio -= median
+            np.abs(ratio, out=ratio)
+            ratio /= sigma
+        showers = scene.search(intg, group, ratio)
+        if showers.x.size:
+            hits.append((intg, group, showers))
+    return hits
+
+
+def _search_clipped(scene, group, median, stddev, todo):
+    """Search one group of the given integrations against sigma-clipped statistics of that group."""
+    source, hits = scene.electrons(), []
+    for intg in todo:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.abs(source.difference(intg, group) - median) / stddev
+        showers = scene.search(intg, group, ratio)
+        if showers.x.size:
+            hits.append((intg, group, showers))
+    return hits
+
+
+def _validate(data, gdq, pixeldq, gain, read_noise, input_unusable) -> None:
+    if data.ndim != 4:
+        raise ValueError(f"data must be (nints, ngroups, nrows, ncols), got shape {data.shape}")
+    if gdq.shape != data.shape:
+        raise ValueError(f"gdq shape {gdq.shape} != data shape {data.shape}")
+    for name, plane in (("pixeldq", pixeldq), ("gain", gain), ("read_noise", read_noise)):
+        if plane.shape != data.shape[2:]:
+            raise ValueError(f"{name} shape {plane.shape} != image shape {data.shape[2:]}")
+    packed = (*data.shape[:3], (data.shape[3] + 7) // 8)
+    if input_unusable is not None and input_unusable.shape != packed:
+        raise ValueError(f"input_unusable shape {input_unusable.shape} != packed shape {packed}")
+
+
+def _count_all_dnu_groups(gdq) -> int:
+    """Groups in which every pixel carries DO_NOT_USE (jwst's count_dnu_groups)."""
+    return sum(bool(np.all(gdq[i, g] & DO_NOT_USE)) for i in range(gdq.shape[0]) for g in range(gdq.shape[1]))
+
+
+def _first_good_group(cube, refpix) -> int:
+    """First group with a pixel not DO_NOT_USE, reference pixels counting as such; else 0."""
+    for group in range(cube.shape[0]):
+        if not np.all(((cube[group] & DO_NOT_USE) != 0) | refpix):
+            return group
+    return 0
+
+
+class _Electrons:
+    """The ramp in electrons as jwst's shower search sees it, a plane or row block at a time.
+
+    jwst multiplies the DN ramp by the gain in float32; two-point detection
+    has set it to NaN where the input GROUPDQ was SATURATED or DO_NOT_USE, and
+    the shower search (``nan_invalid_data``) blanks groups whose GROUPDQ
+    *equals* DO_NOT_USE, SATURATED, JUMP_DET, or either of the first two
+    with DO_NOT_USE: the values 1 to 5.
+    """
+
+    def __init__(self, data, gdq, gain, input_unusable):
+        self.data, self.gdq, self.gain, self.unusable = data, gdq, gain, input_unusable
+        self._last = None
+
+    def _blank(self, intg, group, rows=slice(None)) -> np.ndarray:
+        """Where jwst's electrons are NaN: input SATURATED/DO_NOT_USE, or GROUPDQ equal to 1..5."""
+        # all of 1 (DNU), 2 (SAT), 3, 4 (JUMP), 5 are blanked: one wrapped uint8 comparison
+        blank = (self.gdq[intg, group, rows] - np.uint8(1)) < 5
+        if self.unusable is not None:
+            packed = self.unusable[intg, group, rows]
+            if packed.any():
+                blank |= np.unpackbits(packed, axis=-1, count=self.data.shape[3]).view(bool)
+        return blank
+
+    def plane(self, intg, group) -> np.ndarray:
+        """Electrons of one group (float32), NaN where jwst's array is NaN."""
+        if self._last is not None and self._last[0] == (intg, group):
+            return self._last[1]
+        values = self.data[intg, group] * self.gain
+        values[self._blank(intg, group)] = np.nan
+        self._last = ((intg, group), values)
+        return values
+
+    def difference(self, intg, group) -> np.ndarray:
+        """First difference ``group - (group - 1)`` of one integration."""
+        before = self.plane(intg, group - 1)
+        return self.plane(intg, group) - before
+
+    def block_differences(self, rows, groups=slice(None)) -> np.ndarray:
+        """First differences (nints, n, nrows_block, ncols) of the given rows."""
+        values = self.data[:, groups, rows] * self.gain[rows]
+        for intg in range(values.shape[0]):
+            for k, group in enumerate(range(self.data.shape[1])[groups]):
+                values[intg, k][self._blank(intg, group, rows)] = np.nan
+        return np.diff(values, axis=1)
+
+    def row_blocks(self, values_per_pixel):
+        """Row slices holding about _BLOCK_BYTES of float32 values."""
+        nrows, ncols = self.data.shape[2:]
+        step = max(1, _BLOCK_BYTES // (4 * ncols * max(values_per_pixel, 1)))
+        return [slice(r, min(r + step, nrows)) for r in range(0, nrows, step)]
+
+
+def _nanmedian_last_axis(values) -> np.ndarray:
+    """``np.nanmedian`` along the last axis, bit for bit, via one sort.
+
+    NaNs sort last.  For fewer than 600 values numpy takes a masked median,
+    ``(low + high) / 2`` in float32 even when ``low`` is ``high``; otherwise
+    the middle value itself, or the float32 mean of the two middle values.
+    """
+    ordered = np.sort(values, axis=-1)
+    count = np.count_nonzero(~np.isnan(ordered), axis=-1)
+    high = count // 2
+    odd = count % 2 == 1
+    pick = np.stack([np.where(odd, high, high - 1), high], axis=-1)
+    low_high = np.take_along_axis(ordered, pick, axis=-1)
+    median = (low_high[..., 0] + low_high[..., 1]) / 2
+    if values.shape[-1] >= 600:
+        median[odd] = low_high[..., 0][odd]
+    median[count == 0] = np.nan
+    return median
+
+
+def _median_and_sigma(source, read_noise, gain, nframes, run=map):
+    """Per-pixel median difference over all integrations and its noise (float32 planes)."""
+    nints, ngroups, nrows, ncols = source.data.shape
+    blocks = source.row_blocks(3 * nints * ngroups)
+
+    def block_median(rows):
+        diffs = source.block_differences(rows)
+        flat = diffs.reshape(-1, *diffs.shape[2:])
+        return _nanmedian_last_axis(np.ascontiguousarray(np.moveaxis(flat, 0, -1)))
+
+    median = np.empty((nrows, ncols), np.float32)
+    for rows, values in zip(blocks, run(block_median, blocks), strict=True):
+        median[rows] = values
+    read_noise_e = read_noise * gain
+    sigma = np.sqrt(np.abs(median) + read_noise_e**2 / nframes)
+    return median, sigma
+
+
+def _clipped_stats(source, group):
+    """Sigma-clipped (5 sigma) median and standard deviation of one difference across integrations.
+
+    What ``astropy.stats.sigma_clipped_stats(diffs, sigma=5, axis=0)`` returns
+    (jwst discards the mean): ``SigmaClip`` with its defaults, then NaN-ignoring
+    median and standard deviation of the clipped values.  The median is taken
+    with :func:`_nanmedian_last_axis`, bit-identical to the ``np.nanmedian``
+    astropy uses for float32 and much faster.
+    """
+    nints, _, nrows, ncols = source.data.shape
+    median = np.empty((nrows, ncols), np.float32)
+    stddev = np.empty((nrows, ncols), np.float32)
+    clip = SigmaClip(sigma=5)
+    for rows in source.row_blocks(6 * nints):
+        diffs = source.block_differences(rows, slice(group - 1, group + 1))[:, 0]
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message="Input data contains invalid values", category=AstropyUserWarning
+            )
+            warnings.filterwarnings("ignore", category=RuntimeWarning)
+            clipped = clip(diffs, axis=0, masked=False, return_bounds=False, copy=True)
+            median[rows] = _nanmedian_last_axis(np.ascontiguousarray(np.moveaxis(clipped, 0, -1)))
+            stddev[rows] = np.nanstd(clipped, axis=0)
+    return median, stddev
+
+
+def _find_showers(ratio, smoother, params) -> Ellipses:
+    """Ellipses of extended emission in one masked signal-to-noise plane (NaN = ignore)."""
+    emission = smoother.emission(ratio, params.extend_snr_threshold, params.extend_min_area)
+    if emission is None:
+        return Ellipses(*(np.empty(0) for _ in range(5)))
+    table = find_regions(emission)
+    return region_ellipses(table, filled_area_passes(table, params.extend_min_area))
+
+
+class _Draw(NamedTuple):
+    group: int
+    rows: slice
+    cols: slice
+    mask: np.ndarray
+
+
+def _flag_and_revert(intg, showers, scene, params) -> None:
+    """Flag one integration's showers, then restore pixels whose rate changed too much."""
+    cube, refpix = scene.gdq[intg], scene.refpix
+    ngroups, nrows, ncols = cube.shape
+    draws = []
+    for group, ellipses in showers:
+        for k in range(ellipses.x.size):
+            semi1, semi2 = expanded_axes(
+                ellipses.axis1[k],
+                ellipses.axis2[k],
+                params.extend_ellipse_expand_ratio,
+                params.max_extended_width_px,
+            )
+            rows, cols, mask = draw_window(
+                ellipses.x[k], ellipses.y[k], 2 * semi1, 2 * semi2, ellipses.angle[k], (nrows, ncols)
+            )
+            # jwst flags reference pixels too but always restores them afterwards
+            draws.append(_Draw(group, rows, cols, mask & ~refpix[rows, cols]))
+    touched = np.zeros((nrows, ncols), dtype=bool)
+    for draw in draws:
+        touched[draw.rows, draw.cols] |= draw.mask
+    ys, xs = np.nonzero(touched)
+    before = cube[:, ys, xs]
+    for draw in draws:
+        mask = draw.mask.copy()
+        for group in range(draw.group, min(draw.group + params.shower_groups_masked_after + 1, ngroups)):
+            window = cube[group, draw.rows, draw.cols]
+            mask &= (window & SATURATED) == 0  # cumulative, as jwst zeroes its ellipse
+            window[mask] |= np.uint8(JUMP_DET)
+    after = cube[:, ys, xs]
+    changed = np.flatnonzero(np.any(after != before, axis=0))
+    if not changed.size:
+        return
+    ys, xs, before, after = ys[changed], xs[changed], before[:, changed], after[:, changed]
+    electrons = scene.data[intg][:, ys, xs] * scene.gain[ys, xs]
+    if scene.unusable is not None:
+        bytes_ = scene.unusable[intg][:, ys, xs >> 3]
+        electrons[((bytes_ >> (7 - (xs & 7)).astype(np.uint8)) & 1) != 0] = np.nan
+    change = np.abs(_mean_rate(electrons, before) - _mean_rate(electrons, after))
+    revert = ~np.isfinite(change) | (change > float(params.max_shower_amplitude_e_per_group))
+    cube[:, ys[revert], xs[revert]] = before[:, revert]
+
+
+def _mean_rate(electrons, flags) -> np.ndarray:
+    """Mean group difference of each column ignoring flagged groups, as jwst's np.nanmean gives it."""
+    values = electrons.copy()
+    values[(flags & _MASK_BITS) != 0] = np.nan
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Mean of empty slice", category=RuntimeWarning)
+        return np.nanmean(np.diff(values, axis=0), axis=0)

@@ -1,0 +1,263 @@
+"""Specification of the MIRI shower search, :mod:`jumpdet.showers`.
+
+Hand-made cases state the behaviour; differential cases require GROUPDQ and
+the count to equal stcal 1.20's ``find_faint_extended`` (jwst 3.0's engine,
+which ends with ``max_flux_showers``) bit for bit on seeded synthetic ramps
+from :mod:`jumpdet.simulate_events`.
+"""
+
+import numpy as np
+import pytest
+from astropy.convolution import Ring2DKernel
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_array_equal
+from stcal.jump import jump as stcal_jump
+from stcal.jump.jump_class import JumpData
+
+from jumpdet.ellipses import RingSmoother, filled_area_passes, find_regions
+from jumpdet.flags import DO_NOT_USE, JUMP_DET, NO_GAIN_VALUE, REFERENCE_PIXEL, SATURATED
+from jumpdet.params import JumpParams
+from jumpdet.showers import _nanmedian_last_axis, flag_showers_inplace
+from jumpdet.simulate_events import shower_ramp
+
+DQFLAGS = {
+    "GOOD": 0,
+    "DO_NOT_USE": DO_NOT_USE,
+    "SATURATED": SATURATED,
+    "JUMP_DET": JUMP_DET,
+    "NO_GAIN_VALUE": NO_GAIN_VALUE,
+    "REFERENCE_PIXEL": REFERENCE_PIXEL,
+}
+SHOWERS = JumpParams(find_showers=True, shower_groups_masked_after=5, max_shower_amplitude_e_per_group=16.65)
+
+
+def stcal_showers(data, gdq, pixeldq, gain, read_noise, params, input_gdq=None):
+    """The oracle: stcal's find_faint_extended as jwst's single-process path calls it.
+
+    The electrons array is NaN where the input GROUPDQ was SATURATED or
+    DO_NOT_USE, as two-point detection leaves it (unless ``input_gdq`` is None).
+    """
+    jump_data = JumpData(dqflags=DQFLAGS)
+    jump_data.nframes = params.nframes
+    jump_data.extend_snr_threshold = params.extend_snr_threshold
+    jump_data.extend_min_area = params.extend_min_area
+    jump_data.extend_inner_radius = params.extend_inner_radius
+    jump_data.extend_outer_radius = params.extend_outer_radius
+    jump_data.extend_ellipse_expand_ratio = params.extend_ellipse_expand_ratio
+    jump_data.grps_masked_after_shower = params.shower_groups_masked_after
+    jump_data.max_shower_amplitude = params.max_shower_amplitude_e_per_group
+    jump_data.max_extended_width = int(params.max_extended_width_px)  # an integer in jwst
+    jump_data.minimum_sigclip_groups = params.minimum_sigclip_groups
+    electrons = data * gain
+    if input_gdq is not None:
+        electrons[(input_gdq & (SATURATED | DO_NOT_USE)) != 0] = np.nan
+    return stcal_jump.find_faint_extended(electrons, gdq.copy(), pixeldq.copy(), read_noise * gain, jump_data)
+
+
+def ours(data, gdq, pixeldq, gain, read_noise, params=SHOWERS, input_gdq=None, max_workers=1):
+    out = gdq.copy()
+    unusable = (
+        None if input_gdq is None else np.packbits((input_gdq & (SATURATED | DO_NOT_USE)) != 0, axis=-1)
+    )
+    count = flag_showers_inplace(
+        data,
+        out,
+        pixeldq,
+        gain=gain,
+        read_noise=read_noise,
+        params=params,
+        input_unusable=unusable,
+        max_workers=max_workers,
+    )
+    return out, count
+
+
+def faint_shower(*, ngroups=30, group=10, amplitude_dn=20.0, radius=20.0, shape=(96, 96), dnu_ends=False):
+    """Noise-free MIRI-like ramps with one shower: a bright (jump-flagged) hit in a faint disk."""
+    data = 100 + 10 * np.arange(ngroups, dtype=np.float32)[None, :, None, None] * np.ones(
+        (1, 1, *shape), np.float32
+    )
+    yy, xx = np.indices(shape)
+    dist = np.hypot(yy - shape[0] // 2, xx - shape[1] // 2)
+    data[0, group:] += np.float32(amplitude_dn) * (dist <= radius)
+    data[0, group:] += np.float32(5000) * (dist <= 1.5)
+    gdq = np.zeros(data.shape, np.uint8)
+    gdq[0, group, dist <= 1.5] = JUMP_DET
+    if dnu_ends:
+        gdq[:, [0, -1]] = DO_NOT_USE
+    ones = np.ones(shape, np.float32)
+    return data, gdq, np.zeros(shape, np.uint32), ones, 5 * ones
+
+
+def test_faint_disk_around_a_hit_is_flagged_for_the_following_groups():
+    data, gdq, pdq, gain, rn = faint_shower()
+    out, count = ours(data, gdq, pdq, gain, rn)
+    assert count == 1
+    flagged = (out[0, :, 48, 48 + 15] & JUMP_DET) != 0
+    assert_array_equal(np.flatnonzero(flagged), [10, 11, 12, 13, 14, 15])  # the group and 5 after
+    assert not np.any(out[0, :, 48, 48 + 30] & JUMP_DET)  # outside the (1.1x) ellipse
+    assert_array_equal(out, stcal_showers(data, gdq, pdq, gain, rn, SHOWERS)[0])
+
+
+@pytest.mark.parametrize(("ngroups", "expected"), [(12, 0), (13, 1)])
+def test_too_few_differences_skips_the_search(ngroups, expected):
+    # two all-DO_NOT_USE groups: 12 groups leave 11 - 2 = 9 differences, fewer than 10
+    data, gdq, pdq, gain, rn = faint_shower(ngroups=ngroups, group=6, dnu_ends=True)
+    out, count = ours(data, gdq, pdq, gain, rn, SHOWERS.replace(min_diffs_single_pass=2))
+    assert count == expected
+    assert np.array_equal(out, gdq) == (expected == 0)
+
+
+def test_flags_that_change_the_rate_too_much_are_reverted_but_counted():
+    data, gdq, pdq, gain, rn = faint_shower()
+    params = SHOWERS.replace(max_shower_amplitude_e_per_group=0.1)
+    out, count = ours(data, gdq, pdq, gain, rn, params)
+    assert count == 1
+    # inside the faint disk, dropping the stepped group changes the mean difference by 20/29 e
+    assert_array_equal(out[0, :, 48, 48 + 15], gdq[0, :, 48, 48 + 15])
+    # just outside it every difference is the same, so the flags stay
+    assert out[0, 10, 48, 48 + 21] == JUMP_DET
+    assert_array_equal(out, stcal_showers(data, gdq, pdq, gain, rn, params)[0])
+
+
+def test_reference_pixels_and_saturated_pixels_are_not_flagged():
+    data, gdq, pdq, gain, rn = faint_shower()
+    pdq[:, 40:42] = REFERENCE_PIXEL
+    gdq[0, 12:, 48, 56] = SATURATED
+    out, count = ours(data, gdq, pdq, gain, rn, input_gdq=gdq)
+    expected, expected_count = stcal_showers(data, gdq, pdq, gain, rn, SHOWERS, input_gdq=gdq)
+    assert count == expected_count == 2  # the masked columns cut the disk in two
+    assert_array_equal(out[:, :, :, 40:42], gdq[:, :, :, 40:42])
+    assert_array_equal(out[0, :, 48, 56], [0] * 10 + [JUMP_DET] * 2 + [SATURATED] * 18)
+    assert_array_equal(out, expected)
+
+
+def test_data_is_not_modified():
+    data, gdq, pdq, gain, rn = faint_shower()
+    before = data.copy()
+    ours(data, gdq, pdq, gain, rn)
+    assert_array_equal(data, before)
+
+
+def test_shower_ramp_is_seeded_with_miri_like_flags():
+    first, again = (shower_ramp(ngroups=12, shape=(64, 72), n_showers=2, seed=4) for _ in range(2))
+    assert_array_equal(first.data, again.data)
+    assert_array_equal(first.jump_gdq, again.jump_gdq)
+    assert np.all(first.groupdq[:, [0, -1]] & DO_NOT_USE)
+    assert np.all(first.pixeldq[:, :4] == REFERENCE_PIXEL)
+    assert np.all(first.pixeldq[:, -4:] == REFERENCE_PIXEL | DO_NOT_USE)
+    assert np.any(first.jump_gdq & JUMP_DET)
+
+
+def _random_case(seed):
+    rng = np.random.default_rng(seed)
+    sigclip = seed % 4 == 0
+    nints, ngroups = (12, 5) if sigclip else (int(rng.integers(1, 3)), int(rng.integers(8, 25)))
+    ramp = shower_ramp(
+        nints=nints,
+        ngroups=ngroups,
+        shape=(120, 130),
+        n_showers=int(rng.integers(1, 5)),
+        seed=seed,
+        radius=(6, 25),
+        amplitude_sigma=(1.0, 6.0),
+        refpix_columns=int(rng.choice([0, 4])),
+        dnu_first_groups=int(rng.choice([0, 1])),
+        dnu_last_groups=int(rng.choice([0, 1])),
+    )
+    params = SHOWERS.replace(
+        shower_groups_masked_after=int(rng.choice([0, 3, 5, 30])),
+        max_shower_amplitude_e_per_group=float(rng.choice([1.0, 16.65, 1e3])),
+        minimum_sigclip_groups=10 if sigclip else 100,
+        extend_min_area=int(rng.choice([40, 90])),
+        extend_snr_threshold=float(rng.choice([1.1, 1.2, 1.5])),
+        extend_ellipse_expand_ratio=float(rng.choice([1.1, 1.5])),
+        nframes=int(rng.choice([1, 4])),
+        extend_outer_radius=float(rng.choice([2.6, 3.5])),
+    )
+    gdq, pdq, gain = ramp.jump_gdq.copy(), ramp.pixeldq.copy(), ramp.gain.copy()
+    odd = rng.random(gdq.shape) < 0.01  # other bits and combinations jwst's equality tests miss
+    gdq[odd] |= rng.choice(np.array([8, 16, 128, SATURATED | JUMP_DET], np.uint8), np.count_nonzero(odd))
+    bad = rng.random(gain.shape) < 0.002
+    gain[bad] = rng.choice(np.array([0, -1, np.nan], np.float32), np.count_nonzero(bad))
+    pdq[bad] |= NO_GAIN_VALUE | DO_NOT_USE
+    return ramp, gdq, pdq, gain, params
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_identical_to_stcal_on_synthetic_showers(seed):
+    ramp, gdq, pdq, gain, params = _random_case(seed)
+    input_gdq = None if seed % 5 == 3 else ramp.groupdq  # two-point skipped: data not blanked
+    expected, expected_count = stcal_showers(ramp.data, gdq, pdq, gain, ramp.read_noise, params, input_gdq)
+    out, count = ours(ramp.data, gdq, pdq, gain, ramp.read_noise, params, input_gdq, max_workers=1 + seed % 2)
+    assert count == expected_count
+    assert_array_equal(out, expected)
+
+
+def test_identical_to_stcal_on_a_shower_rich_full_width_ramp():
+    ramp = shower_ramp(nints=1, ngroups=20, shape=(256, 1032), n_showers=12, seed=7)
+    expected, expected_count = stcal_showers(
+        ramp.data, ramp.jump_gdq, ramp.pixeldq, ramp.gain, ramp.read_noise, SHOWERS, ramp.groupdq
+    )
+    out, count = ours(
+        ramp.data, ramp.jump_gdq, ramp.pixeldq, ramp.gain, ramp.read_noise, input_gdq=ramp.groupdq
+    )
+    assert count == expected_count > 0
+    assert_array_equal(out, expected)
+
+
+def passing_regions(mask, min_area):
+    """Union of the regions of ``mask`` whose hole-filled area reaches ``min_area``."""
+    table = find_regions(mask)
+    keep = np.zeros(table.n + 1, dtype=bool)
+    keep[filled_area_passes(table, min_area)] = True
+    return keep[table.labels]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(0.0, 0.6), st.sampled_from([(1, 2.6), (1.5, 3.0), (0.5, 2.0)]))
+def test_ring_smoothing_finds_the_regions_jwst_finds(seed, offset, radii):
+    rng = np.random.default_rng(seed)
+    ratio = (np.abs(rng.normal(size=(70, 90))) + offset * (rng.random() < 0.5)).astype(np.float32)
+    ratio[rng.random(ratio.shape) < 0.05] = np.nan
+    ratio[:, :2] = np.nan
+    kernel = Ring2DKernel(*radii).array
+    expected = passing_regions(stcal_jump.convolve_fast(ratio.copy(), kernel) > 1.2, 30)
+    emission = RingSmoother(kernel).emission(ratio.copy(), 1.2, 30)
+    if emission is None:  # the shortcut: provably no region of 30 pixels
+        assert not expected.any()
+    else:
+        assert_array_equal(passing_regions(emission, 30), expected)
+
+
+def test_ring_smoothing_with_unequal_weights_is_jwst_convolution():
+    rng = np.random.default_rng(3)
+    ratio = (np.abs(rng.normal(size=(60, 64))) + 0.4).astype(np.float32)
+    ratio[rng.random(ratio.shape) < 0.05] = np.nan
+    kernel = np.outer(np.hanning(7), np.hanning(7))
+    expected = stcal_jump.convolve_fast(ratio.copy(), kernel) > 1.2
+    assert_array_equal(RingSmoother(kernel).emission(ratio.copy(), 1.2, 30), expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([1, 2, 7, 38, 39, 600, 601]), st.floats(0.0, 1.0))
+def test_median_equals_numpy_nanmedian(seed, length, nan_fraction):
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(5, 7, length)).astype(np.float32)
+    values[rng.random(values.shape) < nan_fraction] = np.nan
+    values[0, 0, 0] = np.inf
+    with (
+        np.errstate(invalid="ignore"),
+        pytest.warns(RuntimeWarning) if np.isnan(values).all(-1).any() else _nothing(),
+    ):
+        expected = np.nanmedian(values, axis=-1)
+    assert_array_equal(_nanmedian_last_axis(values), expected)
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
