@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 from stcal.jump import jump as stcal_jump
 from stcal.jump.jump_class import JumpData
+from stdatamodels.jwst.datamodels import dqflags
 
 from jumpdet.ellipses import RingSmoother, filled_area_passes, find_regions
 from jumpdet.flags import DO_NOT_USE, JUMP_DET, NO_GAIN_VALUE, REFERENCE_PIXEL, SATURATED
@@ -21,14 +22,6 @@ from jumpdet.params import JumpParams
 from jumpdet.showers import _nanmedian_last_axis, flag_showers_inplace
 from jumpdet.simulate_events import shower_ramp
 
-DQFLAGS = {
-    "GOOD": 0,
-    "DO_NOT_USE": DO_NOT_USE,
-    "SATURATED": SATURATED,
-    "JUMP_DET": JUMP_DET,
-    "NO_GAIN_VALUE": NO_GAIN_VALUE,
-    "REFERENCE_PIXEL": REFERENCE_PIXEL,
-}
 SHOWERS = JumpParams(find_showers=True, shower_groups_masked_after=5, max_shower_amplitude_e_per_group=16.65)
 
 
@@ -38,7 +31,7 @@ def stcal_showers(data, gdq, pixeldq, gain, read_noise, params, input_gdq=None):
     The electrons array is NaN where the input GROUPDQ was SATURATED or
     DO_NOT_USE, as two-point detection leaves it (unless ``input_gdq`` is None).
     """
-    jump_data = JumpData(dqflags=DQFLAGS)
+    jump_data = JumpData(dqflags=dqflags.pixel)
     jump_data.nframes = params.nframes
     jump_data.extend_snr_threshold = params.extend_snr_threshold
     jump_data.extend_min_area = params.extend_min_area

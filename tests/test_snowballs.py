@@ -13,27 +13,20 @@ from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 from stcal.jump import jump as stcal_jump
 from stcal.jump.jump_class import JumpData
+from stdatamodels.jwst.datamodels import dqflags
 
 from jumpdet.ellipses import find_regions, region_ellipses
-from jumpdet.flags import DO_NOT_USE, JUMP_DET, NO_GAIN_VALUE, REFERENCE_PIXEL, SATURATED
+from jumpdet.flags import DO_NOT_USE, JUMP_DET, SATURATED
 from jumpdet.params import JumpParams
 from jumpdet.simulate_events import snowball_ramp
 from jumpdet.snowballs import flag_snowballs_inplace
 
-DQFLAGS = {
-    "GOOD": 0,
-    "DO_NOT_USE": DO_NOT_USE,
-    "SATURATED": SATURATED,
-    "JUMP_DET": JUMP_DET,
-    "NO_GAIN_VALUE": NO_GAIN_VALUE,
-    "REFERENCE_PIXEL": REFERENCE_PIXEL,
-}
 SNOWBALLS = JumpParams(expand_large_events=True)
 
 
 def stcal_snowballs(gdq, params):
     """The oracle: stcal's flag_large_events on a copy, with JumpData set as jwst sets it."""
-    jump_data = JumpData(dqflags=DQFLAGS)
+    jump_data = JumpData(dqflags=dqflags.pixel)
     jump_data.min_sat_area = params.min_sat_area
     jump_data.min_jump_area = params.min_jump_area
     jump_data.expand_factor = params.expand_factor

@@ -175,14 +175,16 @@ def _two_point_inplace(data, gdq, gain, read_noise, params, path, max_workers) -
         return sum(counts)
 
 
-def _search_tile(data, gdq, gain, read_noise, params, path, tile: Tile) -> np.ndarray:
-    """Search one tile, OR its flags into GROUPDQ; return its all-flagged groups."""
+def _search_tile(data, gdq, gain, read_noise, params, path, tile: Tile) -> np.ndarray | None:
+    """Search one tile, OR its flags into GROUPDQ; with sigma clipping, return its all-flagged groups."""
     rows, cols = tile.rows, tile.cols
     tile_gdq = gdq[:, :, rows, cols]
     found = find_jumps_in_tile(
         data[:, :, rows, cols], tile_gdq, gain[rows, cols], read_noise[rows, cols], params, path
     )
-    tile_gdq[:, 1:] |= found.astype(np.uint8) << 2  # JUMP_DET is bit 2
+    tile_gdq[:, 1:] |= found.astype(np.uint8) * np.uint8(JUMP_DET)
+    if path != "sigma_clip":
+        return None  # only jwst's sigma-clip path has the whole-group rule
     return np.all((tile_gdq & (JUMP_DET | DO_NOT_USE)) != 0, axis=(2, 3))
 
 
