@@ -26,7 +26,7 @@ from .params import JumpParams
 from .plan import DetectionPlan, all_do_not_use_groups, plan_detection
 from .postprocess import FrameInputs, RowBlock, postprocess_rows, remove_jump_from_unusable_inplace
 from .tiling import Tile, plan_tiles
-from .twopoint import UNUSABLE, find_jumps_in_tile, read_variance
+from .twopoint import UNUSABLE, find_jumps_in_tile
 
 __all__ = ["JumpResult", "JumpStats", "detect_jumps", "detect_jumps_inplace"]
 
@@ -161,17 +161,16 @@ def _packed_unusable(groupdq: np.ndarray) -> np.ndarray:
 
 
 def _two_point_inplace(data, gdq, gain, read_noise, params, path, max_workers) -> int:
-    tiles = plan_tiles(data.shape, path, max_workers)
-    variance = read_variance(read_noise, gain, params.nframes)
+    tiles = plan_tiles(data.shape, max_workers)
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         all_flagged = list(
             pool.map(lambda t: _search_tile(data, gdq, gain, read_noise, params, path, t), tiles.search)
         )
         if path == "sigma_clip":
             _unflag_fully_flagged_groups(gdq, np.logical_and.reduce(all_flagged))
-        frame = FrameInputs(data, gdq, gain, variance)
+        frame = FrameInputs(data, gdq, gain, read_noise, params.nframes)
         blocks = [_row_block(gdq, start, stop) for start, stop in tiles.row_blocks]
-        counts = pool.map(lambda b: postprocess_rows(frame, b, params, tiles.max_pixels), blocks)
+        counts = pool.map(lambda b: postprocess_rows(frame, b, params), blocks)
         return sum(counts)
 
 
@@ -179,10 +178,9 @@ def _search_tile(data, gdq, gain, read_noise, params, path, tile: Tile) -> np.nd
     """Search one tile, OR its flags into GROUPDQ; with sigma clipping, return its all-flagged groups."""
     rows, cols = tile.rows, tile.cols
     tile_gdq = gdq[:, :, rows, cols]
-    found = find_jumps_in_tile(
+    find_jumps_in_tile(
         data[:, :, rows, cols], tile_gdq, gain[rows, cols], read_noise[rows, cols], params, path
     )
-    tile_gdq[:, 1:] |= found.astype(np.uint8) * np.uint8(JUMP_DET)
     if path != "sigma_clip":
         return None  # only jwst's sigma-clip path has the whole-group rule
     return np.all((tile_gdq & (JUMP_DET | DO_NOT_USE)) != 0, axis=(2, 3))

@@ -1,89 +1,198 @@
-"""Per-pixel medians of group differences, computed by one sort per pixel.
+"""Order statistics of group differences, compiled with numba.
 
-Values arrive as ``(nvalues, npixels)`` arrays: every usable difference of a
-pixel (pooled over integrations) in one column, NaN where unusable. Sorting
-along axis 0 puts the NaNs last, so the ``n`` usable values of a column are
-its first ``n`` entries and any order statistic is a gather.
+Most functions work on a small 1-D buffer holding the usable differences of
+one pixel (pooled over integrations). The exception is the sort of a whole
+row of pixels at once (:func:`sort_usable_columns`): a sorting network, a
+fixed sequence of compare-exchanges applied to every column alike, has no
+data-dependent branches, so it runs in SIMD lanes across pixels, where a
+per-pixel sort or selection of a handful of values is dominated by branch
+mispredictions (measured: 9 values, 3.4 ns per pixel against 80-100 ns for
+insertion sort or selection). All functions release the GIL, which is what
+lets :mod:`jumpdet.detect` run tiles on threads.
 
 Results are float64 and equal, bit for bit, to what ``np.nanmedian`` returns on
 the same values promoted to float64 (the mean of the two middle values is
 ``(low + high) / 2`` in float64 in both), which is what jwst compares against.
+Order statistics do not depend on how they are found, so selection (for long
+ramps) and insertion sort (for short ones) give identical medians.
 """
 
+from functools import lru_cache
+
 import numpy as np
+from numba import njit
 
-__all__ = ["clipped_median", "median", "sort_values"]
+__all__ = [
+    "clipped_median_of_sorted",
+    "copy_usable",
+    "insertion_sort",
+    "kth_smallest",
+    "median",
+    "median_of_sorted",
+    "sort_usable_columns",
+    "sorting_network",
+]
+
+# Above this many values a sorting network costs more than sorting each column.
+NETWORK_LIMIT = 256
 
 
-def sort_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sort each column and count its usable (non-NaN) values.
+@njit(nogil=True, cache=True)
+def copy_usable(values, out):
+    """Copy the non-NaN entries of ``values`` to the front of ``out``; return their count."""
+    n = 0
+    for v in values:
+        if not np.isnan(v):
+            out[n] = v
+            n += 1
+    return n
+
+
+@njit(nogil=True, cache=True)
+def kth_smallest(a, n, k):
+    """The ``k``-th smallest (0-based) of ``a[:n]``; partially reorders ``a``.
+
+    N. Wirth's selection (partition around ``a[k]`` until it is in place).
+    astropy's fast sigma clipping uses this very algorithm, and its later
+    sums run over the buffer in the order this leaves it, so
+    :mod:`jumpdet.sigma_clip` depends on the exact element moves.
+    """
+    lo, hi = 0, n - 1
+    while lo < hi:
+        pivot = a[k]
+        i, j = lo, hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while pivot < a[j]:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if j < k:
+            lo = i
+        if k < i:
+            hi = j
+    return a[k]
+
+
+@njit(nogil=True, cache=True)
+def median(a, n):
+    """NaN-free median of ``a[:n]`` in float64 (NaN when ``n`` is 0); reorders ``a``."""
+    if n == 0:
+        return np.nan
+    high = np.float64(kth_smallest(a, n, n // 2))
+    if n % 2:
+        return high
+    return (np.float64(kth_smallest(a, n, n // 2 - 1)) + high) / 2.0
+
+
+@njit(nogil=True, cache=True)
+def insertion_sort(a, n):
+    """Sort ``a[:n]`` ascending in place (the fastest sort for a handful of values)."""
+    for i in range(1, n):
+        v = a[i]
+        j = i - 1
+        while j >= 0 and a[j] > v:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = v
+
+
+@njit(nogil=True, cache=True)
+def clipped_median_of_sorted(s, n):
+    """jwst's robust median of the iterative search, from ``n`` values sorted ascending.
+
+    With 4 or more values, every value equal to the largest is dropped first
+    (all of them when they tie, leaving none: NaN); with exactly 3 the plain
+    median; with exactly 2 the smaller; with fewer, NaN.
+    """
+    if n < 2:
+        return np.nan
+    if n == 2:
+        return np.float64(s[0])
+    if n == 3:
+        return np.float64(s[1])
+    kept = n - 1
+    while kept > 0 and s[kept - 1] == s[n - 1]:
+        kept -= 1
+    return median_of_sorted(s, kept)
+
+
+@njit(nogil=True, cache=True)
+def median_of_sorted(s, n):
+    """Median of the first ``n`` of ``s`` sorted ascending, float64 (NaN when ``n`` is 0)."""
+    if n == 0:
+        return np.nan
+    high = np.float64(s[n // 2])
+    if n % 2:
+        return high
+    return (np.float64(s[n // 2 - 1]) + high) / 2.0
+
+
+@lru_cache(maxsize=64)
+def sorting_network(n: int) -> np.ndarray:
+    """Compare-exchange pairs that sort ``n`` values: Batcher's odd-even merge sort.
+
+    Built for the next power of two and pruned to pairs within ``n``: the
+    padding positions hold +inf, which no compare-exchange would move.
+    Empty above :data:`NETWORK_LIMIT` values (columns are sorted one by one then).
+
+    Returns
+    -------
+    (npairs, 2) int64 ndarray
+        Apply in order: ``lo, hi = min, max`` of the entries at the two indices.
+    """
+    size = 1
+    while size < n:
+        size *= 2
+    pairs = []
+    merged = 1
+    while merged < size and n <= NETWORK_LIMIT:
+        span = merged
+        while span >= 1:
+            for start in range(span % merged, size - span, 2 * span):
+                for i in range(min(span, size - start - span)):
+                    a, b = start + i, start + i + span
+                    if a // (2 * merged) == b // (2 * merged) and b < n:
+                        pairs.append((a, b))
+            span //= 2
+        merged *= 2
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+@njit(nogil=True, cache=True)
+def sort_usable_columns(values, out, count, pairs):
+    """Sort every column of ``values`` into ``out`` with NaNs last; count the usable ones.
 
     Parameters
     ----------
-    values : (nvalues, npixels) float ndarray
+    values : (n, ncols) float ndarray
         NaN marks an unusable value.
-
-    Returns
-    -------
-    sorted_values : (nvalues, npixels) ndarray
-        Each column ascending, NaNs last.
-    n_usable : (npixels,) int ndarray
+    out : (n, ncols) ndarray
+        Receives the sorted columns; NaN becomes +inf, so the ``count``
+        usable values are the first entries of each column.
+    count : (ncols,) int ndarray
+        Receives the number of non-NaN values per column.
+    pairs : (npairs, 2) int ndarray
+        :func:`sorting_network` of ``n``; empty to sort column by column.
     """
-    sorted_values = np.sort(values, axis=0)
-    n_usable = values.shape[0] - np.count_nonzero(np.isnan(sorted_values), axis=0)
-    return sorted_values, n_usable
-
-
-def median_of_first(sorted_values: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """Median of the first ``count`` entries of each sorted column; NaN where ``count`` is 0."""
-    columns = np.arange(sorted_values.shape[1])
-    low = sorted_values[np.maximum((count - 1) // 2, 0), columns].astype(np.float64)
-    high = sorted_values[np.minimum(count // 2, sorted_values.shape[0] - 1), columns].astype(np.float64)
-    result = (low + high) / 2.0
-    result[count == 0] = np.nan
-    return result
-
-
-def median(values: np.ndarray) -> np.ndarray:
-    """NaN-ignoring median of each column, in float64.
-
-    >>> median(np.array([[1.0, 4.0], [3.0, np.nan], [2.0, 6.0]], dtype=np.float32))
-    array([2., 5.])
-    """
-    sorted_values, n_usable = sort_values(values)
-    return median_of_first(sorted_values, n_usable)
-
-
-def clipped_median(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Robust per-pixel median used by the iterative search, as jwst defines it.
-
-    With 4 or more usable values, every value equal to the largest is dropped
-    before the median is taken (all of them when they tie); with exactly 3 the
-    plain median; with exactly 2 the smaller; with fewer, NaN.
-
-    Parameters
-    ----------
-    values : (nvalues, npixels) float ndarray
-        Absolute differences, NaN where unusable.
-
-    Returns
-    -------
-    clipped : (npixels,) float64 ndarray
-    n_usable : (npixels,) int ndarray
-
-    Examples
-    --------
-    >>> v = np.array([[1.0, 5.0, 1.0], [2.0, 5.0, 9.0], [3.0, 5.0, np.nan], [50.0, 5.0, np.nan]])
-    >>> clipped_median(v)[0]
-    array([ 2., nan,  1.])
-    """
-    sorted_values, n_usable = sort_values(values)
-    columns = np.arange(values.shape[1])
-    largest = sorted_values[np.maximum(n_usable - 1, 0), columns]
-    n_ties = np.count_nonzero(sorted_values == largest, axis=0)
-    kept = np.where(n_usable >= 4, n_usable - n_ties, n_usable)
-    clipped = median_of_first(sorted_values, kept)
-    two = n_usable == 2
-    clipped[two] = sorted_values[0, two]
-    clipped[n_usable < 2] = np.nan
-    return clipped, n_usable
+    n, ncols = values.shape
+    count[:] = 0
+    for k in range(n):
+        for c in range(ncols):
+            v = values[k, c]
+            usable = not np.isnan(v)
+            out[k, c] = v if usable else np.inf
+            count[c] += usable
+    if n > 1 and pairs.shape[0] == 0:
+        for c in range(ncols):
+            out[:, c] = np.sort(out[:, c])
+        return
+    for m in range(pairs.shape[0]):
+        lower, upper = out[pairs[m, 0]], out[pairs[m, 1]]
+        for c in range(ncols):
+            a, b = lower[c], upper[c]
+            lower[c] = min(a, b)
+            upper[c] = max(a, b)

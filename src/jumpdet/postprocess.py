@@ -1,30 +1,35 @@
 """What follows the search: neighbour flags, after-jump flags and clean-up.
 
-These act only around jumps, so they work on the list of flagged
-(integration, group, row, column) positions rather than on the cube: the
-ramps of the few pixels involved are gathered, their median difference and
-sigma recomputed, and flags scattered back. Cost grows with the number of
-jumps, not with the exposure.
+These act only around jumps. A block of rows is scanned for JUMP_DET flags;
+only pixels that have one get their median difference and sigma computed
+(once per pixel, cached for the block), and flags are set around them. Cost
+grows with the number of jumps, not with the exposure, and the kernel is
+compiled (numba) and releases the GIL so blocks run on threads.
 
 A row block is processed with the block's rows of the live GROUPDQ plus one
 row above and below taken from a snapshot made after the search, so that a
 jump on a block's edge flags its neighbour in the next block exactly as if
 the frame were processed whole, whatever the block layout or thread order.
+The order is jwst's: neighbours of the search's jumps first, then groups
+after every jump (neighbour flags included), then JUMP_DET is removed where
+SATURATED or DO_NOT_USE is set.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit, types
+from numba.typed import List
 
 from .flags import JUMP_DET
-from .medians import median
+from .medians import copy_usable, median, median_of_sorted, sort_usable_columns, sorting_network
 from .params import JumpParams
-from .twopoint import UNUSABLE, electron_differences, sigma_from_median
+from .twopoint import UNUSABLE, electrons, read_variance, sigma_from_median
 
-__all__ = ["FrameInputs", "RowBlock", "postprocess_rows"]
+__all__ = ["FrameInputs", "RowBlock", "postprocess_rows", "remove_jump_from_unusable_inplace"]
 
-# (row, column) steps to a pixel and its four edge neighbours
-_FOUR_NEIGHBOURS = np.array([(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)])
+NOT_JUMP = np.uint8(~JUMP_DET & 0xFF)
+_POSITION = types.UniTuple(types.int64, 4)  # (integration, group, row, column)
 
 
 @dataclass(frozen=True)
@@ -36,13 +41,15 @@ class FrameInputs:
     data : (nints, ngroups, nrows, ncols) ndarray, DN
     gdq : (nints, ngroups, nrows, ncols) uint8 ndarray, live (being updated)
     gain : (nrows, ncols) float32 ndarray, e/DN
-    read_variance : (nrows, ncols) float64 ndarray, electrons**2
+    read_noise : (nrows, ncols) float32 ndarray, DN
+    nframes : int
     """
 
     data: np.ndarray
     gdq: np.ndarray
     gain: np.ndarray
-    read_variance: np.ndarray
+    read_noise: np.ndarray
+    nframes: int
 
 
 @dataclass(frozen=True)
@@ -59,118 +66,209 @@ class RowBlock:
     below: np.ndarray | None
 
 
-def postprocess_rows(frame: FrameInputs, block: RowBlock, params: JumpParams, max_pixels: int) -> int:
+def postprocess_rows(frame: FrameInputs, block: RowBlock, params: JumpParams) -> int:
     """Finish the flags of one row block in place; return its primary jump count.
 
     The count is taken before neighbours and after-jump groups are flagged
     and includes jump flags present on input, as jwst counts it.
-
-    Parameters
-    ----------
-    frame : FrameInputs
-    block : RowBlock
-    params : JumpParams
-    max_pixels : int
-        Most pixels whose ramps are gathered at once (bounds memory).
     """
-    core = frame.gdq[:, :, block.start : block.stop]
-    n_primary = int(np.count_nonzero(core & JUMP_DET))
-    if params.flag_4_neighbors:
-        _flag_neighbours(frame, block, params, max_pixels)
-    if params.after_jump_flag_groups1 > 0 or params.after_jump_flag_groups2 > 0:
-        _flag_after_jumps(frame, block, params, max_pixels)
-    remove_jump_from_unusable_inplace(core)
-    return n_primary
+    nints, ngroups, nrows, ncols = frame.gdq.shape
+    first, last = max(block.start - 1, 0), min(block.stop + 1, nrows)
+    window = slice(first, last)
+    no_row = np.empty((nints, ngroups, 1, 0), dtype=np.uint8)
+    return _finish_block(
+        # one block's rows converted at a time when the data are not native float32 (FITS)
+        frame.data[:, :, window].astype(np.float32, copy=False),
+        frame.gdq[:, :, window],
+        no_row if block.above is None else block.above[:, :, None],
+        no_row if block.below is None else block.below[:, :, None],
+        frame.gain[window],
+        frame.read_noise[window],
+        frame.nframes,
+        block.start - first,
+        block.stop - first,
+        params.flag_4_neighbors,
+        params.min_jump_to_flag_neighbors,
+        params.max_jump_to_flag_neighbors,
+        np.array(
+            [
+                (params.after_jump_flag_e1, params.after_jump_flag_groups1),
+                (params.after_jump_flag_e2, params.after_jump_flag_groups2),
+            ]
+        ),
+        sorting_network(nints * (ngroups - 1)),
+    )
 
 
 def remove_jump_from_unusable_inplace(gdq: np.ndarray) -> None:
     """Clear JUMP_DET where SATURATED or DO_NOT_USE is also set (jwst's final clean-up)."""
     redundant = ((gdq & JUMP_DET) != 0) & ((gdq & UNUSABLE) != 0)
-    gdq[redundant] &= np.uint8(~JUMP_DET & 0xFF)
+    gdq[redundant] &= NOT_JUMP
 
 
-def _jump_positions(rows: np.ndarray, row_offset: int) -> tuple[np.ndarray, ...]:
-    """(int, group, row, col) of JUMP_DET flags in groups >= 1 of some GROUPDQ rows."""
-    i, g, y, x = np.nonzero(rows[:, 1:] & JUMP_DET)
-    return i, g + 1, y + row_offset, x
+@njit(nogil=True, cache=True)
+def _finish_block(
+    data, gdq, above, below, gain, read_noise, nframes, start, stop, neighbours, low, high, after, pairs
+):
+    """Neighbours, after-jump groups and clean-up for rows ``start:stop`` of a window.
 
-
-def _block_jump_positions(frame: FrameInputs, block: RowBlock) -> tuple[np.ndarray, ...]:
-    """Jump positions in the block and in its halo rows (from the snapshots)."""
-    parts = [_jump_positions(frame.gdq[:, :, block.start : block.stop], block.start)]
-    if block.above is not None:
-        parts.append(_jump_positions(block.above[:, :, None], block.start - 1))
-    if block.below is not None:
-        parts.append(_jump_positions(block.below[:, :, None], block.stop))
-    return tuple(np.concatenate(axis_parts) for axis_parts in zip(*parts, strict=True))
-
-
-def _pixel_statistics(frame: FrameInputs, rows: np.ndarray, cols: np.ndarray):
-    """Differences, median difference and sigma of the ramps of some pixels.
-
-    Returns
-    -------
-    diffs : (nints, ndiffs, npix) float32, median_diff : (npix,) float64, sigma : (npix,) float64
+    All arrays cover the window of rows ``start - 1 .. stop`` (as far as the
+    frame goes); ``above``/``below`` replace the live halo rows when they
+    have any columns. ``after`` holds (electrons, groups) for the two
+    after-jump rules; ``pairs`` is the sorting network of one pixel's differences.
     """
-    data = frame.data[:, :, rows, cols]
-    gdq = frame.gdq[:, :, rows, cols]
-    diffs = electron_differences(data, gdq, frame.gain[rows, cols])
-    median_diff = median(diffs.reshape(-1, diffs.shape[-1]))
-    return diffs, median_diff, sigma_from_median(median_diff, frame.read_variance[rows, cols])
+    nints, ngroups, nrows, ncols = gdq.shape
+    n_primary = 0
+    for r in range(start, stop):
+        for i in range(nints):
+            for g in range(ngroups):
+                for c in range(ncols):
+                    n_primary += (gdq[i, g, r, c] & JUMP_DET) != 0
+    stats = _RowStatistics(nints * (ngroups - 1), ncols)
+    if neighbours:
+        sources = List.empty_list(_POSITION)
+        for r in range(max(start - 1, 0), min(stop + 1, nrows)):
+            seen = _rows_seen(gdq, above, below, r, start, stop)
+            m = _row_statistics(data, seen, gain, read_noise, nframes, r, pairs, stats)
+            _collect_neighbour_sources(data, seen, gain, r, m, stats, low, high, sources)
+        for i, g, r, c in sources:
+            for dr, dc in ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)):
+                if start <= r + dr < stop and 0 <= c + dc < ncols:
+                    _set_jump_if_usable(gdq, i, g, r + dr, c + dc)
+    if after[0, 1] > 0 or after[1, 1] > 0:
+        for r in range(start, stop):
+            seen = gdq[:, :, r, :]
+            m = _row_statistics(data, seen, gain, read_noise, nframes, r, pairs, stats)
+            _flag_after_jumps(data, gdq, gain, r, m, stats, after)
+    for r in range(start, stop):
+        for i in range(nints):
+            for g in range(ngroups):
+                for c in range(ncols):
+                    if gdq[i, g, r, c] & UNUSABLE:
+                        gdq[i, g, r, c] &= NOT_JUMP
+    return n_primary
 
 
-def _per_position(frame: FrameInputs, positions, max_pixels: int, measure) -> np.ndarray:
-    """Evaluate ``measure(diff, median, sigma)`` (float64) at each jump position, a pixel chunk at a time."""
-    i, g, y, x = positions
-    pixels, pixel_of_position = np.unique(np.stack([y, x]), axis=1, return_inverse=True)
-    result = np.empty(i.size, dtype=np.float64)
-    for first in range(0, pixels.shape[1], max_pixels):
-        chunk = slice(first, first + max_pixels)
-        diffs, median_diff, sigma = _pixel_statistics(frame, pixels[0, chunk], pixels[1, chunk])
-        in_chunk = (pixel_of_position >= first) & (pixel_of_position < first + max_pixels)
-        p = pixel_of_position[in_chunk] - first
-        with np.errstate(invalid="ignore"):
-            result[in_chunk] = measure(diffs[i[in_chunk], g[in_chunk] - 1, p], median_diff[p], sigma[p])
-    return result
+@njit(nogil=True, cache=True)
+def _RowStatistics(nvalues, ncols):
+    """Buffers for the statistics of the jumped pixels of one row (a tuple numba can pass)."""
+    return (
+        np.empty(ncols, dtype=np.int64),  # columns of the pixels with a jump
+        np.empty((nvalues, ncols), dtype=np.float32),  # their differences
+        np.empty((nvalues, ncols), dtype=np.float32),  # sorted
+        np.empty(ncols, dtype=np.int64),  # usable counts
+        np.empty(ncols),  # median difference
+        np.empty(ncols),  # sigma
+    )
 
 
-def _flag_neighbours(frame: FrameInputs, block: RowBlock, params: JumpParams, max_pixels: int) -> None:
-    """Flag the four neighbours of jumps of moderate significance (not onto unusable groups)."""
-    positions = _block_jump_positions(frame, block)
-    if positions[0].size == 0:
-        return
+@njit(nogil=True, cache=True)
+def _row_statistics(data, seen, gain, read_noise, nframes, r, pairs, stats):
+    """Median difference and sigma of every pixel of row ``r`` that has a jump; returns their number.
 
-    ratio = _per_position(frame, positions, max_pixels, lambda d, m, s: np.abs(d - m) / s)
-    sources = (ratio < params.max_jump_to_flag_neighbors) & (ratio > params.min_jump_to_flag_neighbors)
-    i, g, y, x = (axis[sources] for axis in positions)
-    nrows, ncols = frame.gdq.shape[2:]
-    for dy, dx in _FOUR_NEIGHBOURS:
-        ty, tx = y + dy, x + dx
-        inside = (ty >= block.start) & (ty < block.stop) & (tx >= 0) & (tx < ncols)
-        _set_jump_where_usable(frame.gdq, i[inside], g[inside], ty[inside], tx[inside])
+    The pixels are sorted together by the sorting network, as in the search.
+    """
+    cols, diffs, sorted_diffs, count, centre, sigma = stats
+    nints, ngroups, ncols = seen.shape
+    m = 0
+    for c in range(ncols):
+        for i in range(nints):
+            if _has_jump(seen, i, c):
+                cols[m] = c
+                m += 1
+                break
+    for j in range(m):
+        c = cols[j]
+        for i in range(nints):
+            for g in range(1, ngroups):
+                diffs[i * (ngroups - 1) + g - 1, j] = _difference(data, seen, gain, i, g, r, c)
+    network = pairs.shape[0] > 0 or diffs.shape[0] < 2
+    if network:
+        sort_usable_columns(diffs[:, :m], sorted_diffs[:, :m], count[:m], pairs)
+    for j in range(m):
+        c = cols[j]
+        if network:
+            centre[j] = median_of_sorted(sorted_diffs[:, j], count[j])
+        else:  # long ramps: one selection beats a full sort
+            centre[j] = median(sorted_diffs[:, j], copy_usable(diffs[:, j], sorted_diffs[:, j]))
+        sigma[j] = sigma_from_median(centre[j], read_variance(read_noise[r, c], gain[r, c], nframes))
+    return m
 
 
-def _set_jump_where_usable(gdq, i, g, y, x) -> None:
-    usable = (gdq[i, g, y, x] & UNUSABLE) == 0
-    gdq[i[usable], g[usable], y[usable], x[usable]] |= JUMP_DET
+@njit(nogil=True, cache=True)
+def _has_jump(seen, i, c):
+    # a loop, not any(generator): numba compiles loops
+    for g in range(1, seen.shape[1]):  # noqa: SIM110
+        if seen[i, g, c] & JUMP_DET:
+            return True
+    return False
 
 
-def _flag_after_jumps(frame: FrameInputs, block: RowBlock, params: JumpParams, max_pixels: int) -> None:
-    """Flag groups after large jumps: ``groups1`` after those >= ``e1``, ``groups2`` after >= ``e2``."""
-    positions = _jump_positions(frame.gdq[:, :, block.start : block.stop], block.start)
-    if positions[0].size == 0:
-        return
-    ngroups = frame.gdq.shape[1]
-    i, g, y, x = positions
-    amplitude = _per_position(frame, positions, max_pixels, lambda d, m, s: d - m)
-    reach = np.full(i.shape, -1)
-    for electrons, groups in (
-        (params.after_jump_flag_e1, params.after_jump_flag_groups1),
-        (params.after_jump_flag_e2, params.after_jump_flag_groups2),
-    ):
-        reach = np.where(amplitude >= electrons, np.maximum(reach, g + groups), reach)
-    for step in range(1, ngroups):
-        later = (reach >= g + step) & (g + step < ngroups)
-        if not later.any():
-            break
-        _set_jump_where_usable(frame.gdq, i[later], g[later] + step, y[later], x[later])
+@njit(nogil=True, cache=True)
+def _set_jump_if_usable(gdq, i, g, r, c):
+    if not gdq[i, g, r, c] & UNUSABLE:
+        gdq[i, g, r, c] |= JUMP_DET
+
+
+@njit(nogil=True, cache=True)
+def _difference(data, seen, gain, i, g, r, c):
+    """Electron difference ending at group ``g`` (float32), NaN if either group is unusable."""
+    return electrons(data[i, g, r, c], seen[i, g, c], gain[r, c]) - electrons(
+        data[i, g - 1, r, c], seen[i, g - 1, c], gain[r, c]
+    )
+
+
+@njit(nogil=True, cache=True)
+def _rows_seen(gdq, above, below, r, start, stop):
+    """GROUPDQ of window row ``r`` as the search left it: halo rows from their snapshots."""
+    if r < start and above.shape[3]:
+        return above[:, :, 0, :]
+    if r >= stop and below.shape[3]:
+        return below[:, :, 0, :]
+    return gdq[:, :, r, :]
+
+
+@njit(nogil=True, cache=True)
+def _collect_neighbour_sources(data, seen, gain, r, m, stats, low, high, sources):
+    """Append (i, g, row, col) of the row's jumps whose significance is strictly between ``low`` and ``high``.
+
+    Collected before any neighbour is flagged: flags set here are never sources.
+    """
+    cols, _, _, _, centre, sigma = stats
+    nints, ngroups = seen.shape[:2]
+    for j in range(m):
+        c = cols[j]
+        for i in range(nints):
+            for g in range(1, ngroups):
+                if seen[i, g, c] & JUMP_DET:
+                    d = _difference(data, seen, gain, i, g, r, c)
+                    if low < abs(np.float64(d) - centre[j]) / sigma[j] < high:
+                        sources.append((i, g, r, c))
+
+
+@njit(nogil=True, cache=True)
+def _flag_after_jumps(data, gdq, gain, r, m, stats, after):
+    """Flag the groups after each jump of row ``r`` that is large enough.
+
+    A jump at least ``after[k, 0]`` electrons above the median difference
+    flags the next ``after[k, 1]`` groups; the longer reach wins. All jumps
+    are measured before any group is flagged.
+    """
+    cols, _, _, _, centre, _ = stats
+    nints, ngroups = gdq.shape[:2]
+    seen = gdq[:, :, r, :]
+    reach = np.zeros((nints, ngroups), dtype=np.int64)
+    for j in range(m):
+        c = cols[j]
+        reach[:] = 0
+        for i in range(nints):
+            for g in range(1, ngroups):
+                if seen[i, g, c] & JUMP_DET:
+                    amplitude = np.float64(_difference(data, seen, gain, i, g, r, c)) - centre[j]
+                    for k in range(2):
+                        if amplitude >= after[k, 0]:
+                            reach[i, g] = max(reach[i, g], int(after[k, 1]))
+        for i in range(nints):
+            for g in range(1, ngroups):
+                for later in range(g + 1, min(g + reach[i, g], ngroups - 1) + 1):
+                    _set_jump_if_usable(gdq, i, later, r, c)

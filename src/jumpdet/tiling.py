@@ -3,13 +3,13 @@
 The search (stage 1) needs every group and integration of a pixel at once,
 so its unit is a tile: all of the ramp for a rectangle of pixels. Tiles are
 whole rows when a row is small, parts of a row when it is not (long TSO
-exposures). The post-processing (stage 2) works on blocks of whole rows; its
-temporaries scale with the number of jumps, and its gathers are capped at
-``max_pixels`` ramps at a time.
+exposures). The post-processing (stage 2) works on blocks of whole rows.
 
-Sizes follow a budget proportional to the exposure: ``TEMPORARY_FRACTION`` of
-the input (data + GROUPDQ) shared among the worker threads, divided by a
-measured estimate of the bytes each path keeps alive per ramp element.
+The kernels keep one row's differences at a time, so what a tile costs is a
+float32 copy of its data when they are not native float32 (FITS data are
+big-endian), plus those row buffers. Sizes follow a budget proportional to
+the exposure: ``TEMPORARY_FRACTION`` of the input (data + GROUPDQ) shared
+among the worker threads, divided by ``BYTES_PER_ELEMENT``.
 """
 
 from dataclasses import dataclass
@@ -17,8 +17,9 @@ from dataclasses import dataclass
 __all__ = ["Tile", "Tiling", "plan_tiles"]
 
 TEMPORARY_FRACTION = 0.10
-# peak temporary bytes per (integration, group, pixel) element of a tile
-BYTES_PER_ELEMENT = {"iterative": 36, "single_pass": 30, "sigma_clip": 90}
+# temporary bytes per (integration, group, pixel) element of a tile: a float32
+# copy, with room for the row buffers (two float32 values per element of a row)
+BYTES_PER_ELEMENT = 8
 MIN_TILE_ELEMENTS = 1 << 15
 MAX_TILE_ELEMENTS = 1 << 22
 MIN_BLOCK_ROWS = 8
@@ -34,26 +35,25 @@ class Tile:
 
 @dataclass(frozen=True)
 class Tiling:
-    """Tiles for the search, row blocks for post-processing, and the gather cap."""
+    """Tiles for the search and row blocks for post-processing."""
 
     search: list[Tile]
     row_blocks: list[tuple[int, int]]
-    max_pixels: int
 
 
-def tile_elements(shape: tuple[int, int, int, int], path: str, workers: int) -> int:
+def tile_elements(shape: tuple[int, int, int, int], workers: int) -> int:
     """Elements (integration x group x pixel) per tile for this exposure."""
     nints, ngroups, nrows, ncols = shape
     input_bytes = nints * ngroups * nrows * ncols * 5  # float32 data + uint8 GROUPDQ
     budget = TEMPORARY_FRACTION * input_bytes / max(workers, 1)
-    elements = int(budget // BYTES_PER_ELEMENT.get(path, max(BYTES_PER_ELEMENT.values())))
+    elements = int(budget // BYTES_PER_ELEMENT)
     return min(max(elements, MIN_TILE_ELEMENTS), MAX_TILE_ELEMENTS)
 
 
-def plan_tiles(shape: tuple[int, int, int, int], path: str, workers: int) -> Tiling:
+def plan_tiles(shape: tuple[int, int, int, int], workers: int) -> Tiling:
     """Cut an exposure of ``shape`` (nints, ngroups, nrows, ncols) into tiles and row blocks."""
     nints, ngroups, nrows, ncols = shape
-    elements = tile_elements(shape, path, workers)
+    elements = tile_elements(shape, workers)
     per_pixel = nints * ngroups
     pixels_per_tile = max(1, elements // per_pixel)
     if pixels_per_tile >= ncols:
@@ -68,8 +68,9 @@ def plan_tiles(shape: tuple[int, int, int, int], path: str, workers: int) -> Til
             for r in range(0, nrows)
             for c in range(0, ncols, pixels_per_tile)
         ]
-    # Post-processing keeps two snapshot rows per block: blocks of at least
-    # MIN_BLOCK_ROWS rows keep those snapshots a small fraction of GROUPDQ.
-    block_rows = max(MIN_BLOCK_ROWS, pixels_per_tile // ncols, -(-nrows // (4 * max(workers, 1))))
+    # Post-processing converts a block's data like a tile's and keeps two
+    # snapshot rows per block: blocks of at least MIN_BLOCK_ROWS rows keep
+    # those snapshots a small fraction of GROUPDQ.
+    block_rows = max(MIN_BLOCK_ROWS, pixels_per_tile // ncols)
     row_blocks = [(r, min(r + block_rows, nrows)) for r in range(0, nrows, block_rows)]
-    return Tiling(search, row_blocks, pixels_per_tile)
+    return Tiling(search, row_blocks)

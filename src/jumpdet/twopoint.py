@@ -1,14 +1,17 @@
-"""The two-point-difference search for jumps, on one tile of pixels.
+"""The two-point-difference search for jumps, pixel by pixel, compiled with numba.
 
-Every function here is a pure function of numpy arrays covering a tile: all
-groups and integrations of a rectangle of pixels. Pixels are independent at
-this stage, so the caller (:mod:`jumpdet.detect`) may cut the exposure into
-tiles of any size and run them in any order, and the flags come out the same.
+The search needs every group and integration of one pixel at a time and
+nothing of its neighbours, so the work is a loop over pixels that keeps only
+one row's differences in a small buffer: no full-size float copy of the data,
+no cube of differences. The kernels release the GIL, and the caller
+(:mod:`jumpdet.detect`) runs tiles of rows on threads; the flags do not depend
+on how the exposure is cut.
 
-Units: the tile's data arrive in DN and are turned into electrons here, one
-tile at a time (``data * gain``, float32, as jwst does on the whole cube);
-read noise arrives as the variance of a group difference in electrons squared.
-Differences are per group (jwst normalises by a group-time step of 1).
+Units: the data arrive in DN and become electrons here (``data * gain`` in
+float32, as jwst does on the whole cube); read noise arrives in DN per read
+and becomes the variance of a group difference in electrons squared
+(:func:`read_variance`). Differences are per group (jwst normalises by a
+group-time step of 1).
 
 The three paths, chosen per exposure by :mod:`jumpdet.plan`:
 
@@ -24,211 +27,290 @@ The three paths, chosen per exposure by :mod:`jumpdet.plan`:
 ``sigma_clip``
     enough integrations (or groups): astropy's iterative sigma clipping of
     each difference against the same difference in the other integrations
-    (``only_use_ints``) or against all differences of the pixel.
+    (``only_use_ints``) or against all differences of the pixel
+    (:mod:`jumpdet.sigma_clip`).
+
+Every rounding step of jwst's array code is reproduced (float32 electrons and
+residuals, float64 medians and ratios) because the iterative search compares
+ratios for equality with their maximum.
 """
 
-import warnings
-
 import numpy as np
-from astropy.stats import sigma_clip
-from astropy.utils.exceptions import AstropyUserWarning
+from numba import njit
 
-from .flags import DO_NOT_USE, SATURATED
-from .medians import clipped_median, median
+from .flags import DO_NOT_USE, JUMP_DET, SATURATED
+from .medians import (
+    clipped_median_of_sorted,
+    copy_usable,
+    insertion_sort,
+    median_of_sorted,
+    sort_usable_columns,
+    sorting_network,
+)
 from .params import JumpParams
+from .sigma_clip import MAXITERS, clip_bounds
 
-__all__ = [
-    "electron_differences",
-    "find_jumps_in_tile",
-    "iterative_search",
-    "sigma_clip_search",
-    "sigma_from_median",
-    "single_pass_search",
-]
+__all__ = ["UNUSABLE", "electrons", "find_jumps_in_tile", "read_variance", "sigma_from_median"]
 
 UNUSABLE = SATURATED | DO_NOT_USE
+PATHS = ("iterative", "single_pass", "sigma_clip")
 
 
-def electron_differences(data: np.ndarray, gdq: np.ndarray, gain: np.ndarray) -> np.ndarray:
-    """Group-to-group differences in electrons, NaN where either group is unusable.
+@njit(nogil=True, cache=True)
+def read_variance(read_noise, gain, nframes):
+    """Read-noise variance of a group difference (electrons squared, float64) of one pixel.
 
-    Parameters
-    ----------
-    data : (nints, ngroups, ...) ndarray, DN
-    gdq : (nints, ngroups, ...) uint8 ndarray
-        SATURATED or DO_NOT_USE groups, and NaN data, are unusable.
-    gain : (...) ndarray, e/DN
-
-    Returns
-    -------
-    (nints, ngroups - 1, ...) float32 ndarray, electrons
+    jwst squares the read noise in electrons in float32 and divides by half
+    the number of reads in the two groups, ``0.5 * 2 * nframes``; READNOISE
+    references hold the noise of a difference of two reads.
     """
-    electrons = data.astype(np.float32, copy=False) * gain.astype(np.float32, copy=False)
-    electrons[(gdq & UNUSABLE) != 0] = np.nan
-    return np.subtract(electrons[:, 1:], electrons[:, :-1])
+    noise_e = np.float32(read_noise * gain)
+    return np.float64(noise_e * noise_e) / (0.5 * (2.0 * nframes))
 
 
-def sigma_from_median(median_diff: np.ndarray, read_variance: np.ndarray) -> np.ndarray:
-    """Noise of one group difference (electrons), NaN where it would be zero.
+@njit(nogil=True, cache=True)
+def sigma_from_median(median_diff, variance):
+    """Noise of one group difference (electrons); NaN where it would be zero.
 
     Poisson variance is estimated by the absolute median difference; a zero
     sigma (no signal, no read noise) would make every ratio infinite, so it
     is NaN and such a pixel is never flagged (as in jwst).
     """
-    sigma = np.sqrt(np.abs(median_diff) + read_variance)
-    sigma[sigma == 0.0] = np.nan
-    return sigma
+    sigma = np.sqrt(abs(median_diff) + variance)
+    return np.nan if sigma == 0.0 else sigma
 
 
-def single_pass_search(diffs: np.ndarray, read_variance: np.ndarray, threshold: float) -> np.ndarray:
-    """Flag every difference more than ``threshold`` sigma from the pixel's median.
+@njit(nogil=True, cache=True)
+def electrons(value, dq, gain):
+    """One group's signal in electrons (float32, as jwst multiplies), NaN if SATURATED or DO_NOT_USE."""
+    return np.float32(np.nan) if dq & UNUSABLE else value * gain
 
-    Parameters
-    ----------
-    diffs : (nints, ndiffs, npix) float32 ndarray, electrons, NaN unusable
-    read_variance : (npix,) float64 ndarray, electrons**2
-    threshold : float, sigma
 
-    Returns
-    -------
-    (nints, ndiffs, npix) bool ndarray
+@njit(nogil=True, cache=True)
+def _fill_row_differences(data, gdq, gain, row, diffs, previous):
+    """Electron differences of one row: ``diffs[i * ndiffs + k, col]``, NaN where unusable.
+
+    Group ``k + 1`` minus group ``k`` of integration ``i``; a SATURATED or
+    DO_NOT_USE group (or NaN data) makes both of its differences NaN.
     """
-    nints, ndiffs, npix = diffs.shape
-    med = median(diffs.reshape(nints * ndiffs, npix))
-    sigma = sigma_from_median(med, read_variance)
-    with np.errstate(invalid="ignore"):
-        ratio = np.abs(diffs - med) / sigma
-    return (ratio > threshold) & np.isfinite(diffs)
+    nints, ngroups, _, ncols = data.shape
+    ndiffs = ngroups - 1
+    for i in range(nints):
+        for g in range(ngroups):
+            for c in range(ncols):
+                e = electrons(data[i, g, row, c], gdq[i, g, row, c], gain[row, c])
+                if g > 0:
+                    diffs[i * ndiffs + g - 1, c] = e - previous[c]
+                previous[c] = e
 
 
-def iterative_search(abs_diffs: np.ndarray, read_variance: np.ndarray, params: JumpParams) -> np.ndarray:
-    """Flag outliers one at a time per pixel, re-estimating the median after each.
+@njit(nogil=True, cache=True)
+def _flag_found(gdq, row, col, found, ndiffs):
+    """Set JUMP_DET on the later group of every found difference (pooled numbering)."""
+    for index in range(found.size):
+        if found[index]:
+            gdq[index // ndiffs, index % ndiffs + 1, row, col] |= JUMP_DET
 
-    Parameters
-    ----------
-    abs_diffs : (nints, ndiffs, npix) float32 ndarray
-        Absolute differences in electrons, NaN unusable. Overwritten: each
-        flagged difference becomes NaN.
-    read_variance : (npix,) float64 ndarray, electrons**2
-    params : JumpParams
-        Supplies the three thresholds.
 
-    Returns
-    -------
-    (nints, ndiffs, npix) bool ndarray
+@njit(nogil=True, cache=True)
+def _iterative_pixel(values, scratch, ratio, has_jump, variance, thresholds, found):
+    """Flag one pixel's outliers one at a time (``values`` are absolute differences, modified).
+
+    Marks the flagged differences in ``found``. ``thresholds`` are for 4+,
+    3 and 2 usable differences. After the first pass jwst keeps the median in
+    float32; the residual ``|d| - median`` is always rounded to float32.
     """
-    nints, ndiffs, npix = abs_diffs.shape
-    values = abs_diffs.reshape(nints * ndiffs, npix)
-    flags = np.zeros(values.shape, dtype=bool)
-    active = np.arange(npix)
-    subset = values
+    found[:] = False
+    nints = has_jump.size
+    ndiffs = values.size // nints
     first_pass = True
-    while active.size:
-        new = _most_significant_outliers(subset, read_variance[active], nints, params, first_pass)
-        hit = new.any(axis=0)
-        active, new, subset = active[hit], new[:, hit], subset[:, hit]
-        flags[:, active] |= new
-        subset[new] = np.nan
-        values[:, active] = subset
+    while True:
+        n = copy_usable(values, scratch)
+        insertion_sort(scratch, n)
+        centre = clipped_median_of_sorted(scratch, n)
+        if not first_pass:
+            centre = np.float64(np.float32(centre))
+        sigma = sigma_from_median(centre, variance)
+        threshold = _threshold_for(n, thresholds)
+        largest = np.nan
+        for i in range(nints):
+            int_max = np.nan
+            for k in range(i * ndiffs, (i + 1) * ndiffs):
+                ratio[k] = abs(np.float32(np.float64(values[k]) - centre)) / sigma
+                int_max = np.fmax(int_max, ratio[k])
+            has_jump[i] = int_max > threshold
+            largest = np.fmax(largest, int_max)
+        new = False
+        for k in range(values.size):
+            if has_jump[k // ndiffs] and ratio[k] == largest:
+                found[k] = True
+                values[k] = np.nan
+                new = True
+        if not new:
+            return
         first_pass = False
-    return flags.reshape(abs_diffs.shape)
 
 
-def _most_significant_outliers(values, read_variance, nints, params, first_pass):
-    """One pass of the iterative search over the pixels (columns) of ``values``.
+@njit(nogil=True, cache=True)
+def _threshold_for(n_usable, thresholds):
+    """The iterative search's threshold for a pixel with ``n_usable`` differences."""
+    if n_usable >= 4:
+        return thresholds[0]
+    if n_usable == 3:
+        return thresholds[1]
+    if n_usable == 2:
+        return thresholds[2]
+    return np.inf
 
-    jwst keeps the re-estimated median in a float32 array after the first
-    pass and the residual ``|d| - median`` in float32 always; the roundings
-    are reproduced because ratios are compared for equality with their maximum.
+
+@njit(nogil=True, cache=True)
+def _sigma_clip_pixel(values, buffer, nints, threshold, only_use_ints, found):
+    """Mark in ``found`` the differences of one pixel that astropy's sigma clipping rejects.
+
+    ``only_use_ints`` clips each difference against the same difference in
+    the other integrations; otherwise all differences of the pixel together,
+    in (integration, difference) order, as astropy flattens them.
     """
-    clipped, n_usable = clipped_median(values)
-    if not first_pass:
-        clipped = clipped.astype(np.float32).astype(np.float64)
-    sigma = sigma_from_median(clipped, read_variance)
-    residual = (values - clipped).astype(np.float32)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.abs(residual) / sigma
-    per_int_max = np.fmax.reduce(ratio.reshape(nints, -1, ratio.shape[-1]), axis=1)
-    threshold = np.select(
-        [n_usable >= 4, n_usable == 3, n_usable == 2],
-        [
-            params.rejection_threshold,
-            params.four_group_rejection_threshold,
-            params.three_group_rejection_threshold,
-        ],
-        default=np.inf,
-    )
-    int_has_jump = per_int_max > threshold
-    largest = np.fmax.reduce(per_int_max, axis=0)
-    return (ratio == largest) & np.repeat(int_has_jump, ratio.shape[0] // nints, axis=0)
+    ndiffs = values.size // nints
+    nsets, stride, length = (ndiffs, ndiffs, nints) if only_use_ints else (1, 1, values.size)
+    for s in range(nsets):
+        count = 0
+        for j in range(length):
+            v = values[s + j * stride]
+            if np.isfinite(v):
+                buffer[count] = v
+                count += 1
+        lower, upper = clip_bounds(buffer, count, threshold, MAXITERS)
+        for j in range(length):
+            v = np.float64(values[s + j * stride])
+            # non-finite values are clipped too, but they are never jumps
+            found[s + j * stride] = v < lower or v > upper
 
 
-def sigma_clip_search(diffs: np.ndarray, gdq: np.ndarray, params: JumpParams) -> np.ndarray:
-    """Flag differences rejected by astropy's sigma clipping across integrations.
+@njit(nogil=True, cache=True)
+def _single_pass_row(diffs, gdq, row, variance, threshold, sorted_diffs, count, pairs, centre, sigma):
+    """Flag every difference of a row more than ``threshold`` sigma from its pixel's median.
 
-    Parameters
-    ----------
-    diffs : (nints, ndiffs, ...) float32 ndarray, electrons, NaN unusable
-    gdq : (nints, ngroups, ...) uint8 ndarray
-    params : JumpParams
-        ``rejection_threshold`` is the clipping sigma; ``only_use_ints``
-        chooses the axis.
-
-    Returns
-    -------
-    (nints, ndiffs, ...) bool ndarray
+    ``residual / sigma > threshold`` is decided by the division itself, as
+    jwst does, but only for residuals above ``threshold * sigma`` lowered by
+    far more than its rounding: the cheap product screens out the rest.
     """
-    axis = 0 if params.only_use_ints else (0, 1)
-    with warnings.catch_warnings():
-        # fully unusable pixels legitimately give empty slices
-        for message in ("All-NaN slice", "Mean of empty slice", "Degrees of freedom <= 0"):
-            warnings.filterwarnings("ignore", message=f".*{message}.*", category=RuntimeWarning)
-        warnings.filterwarnings("ignore", message=".*invalid values.*", category=AstropyUserWarning)
-        clipped, _, _ = sigma_clip(
-            diffs.astype(np.float64),
-            sigma=params.rejection_threshold,
-            axis=axis,
-            masked=True,
-            return_bounds=True,
-        )
-    return np.ma.getmaskarray(clipped) & np.isfinite(diffs) & ((gdq[:, 1:] & UNUSABLE) == 0)
+    nvalues, ncols = diffs.shape
+    ndiffs = gdq.shape[1] - 1
+    sort_usable_columns(diffs, sorted_diffs, count, pairs)
+    screen = np.empty(ncols)
+    for c in range(ncols):
+        centre[c] = median_of_sorted(sorted_diffs[:, c], count[c])
+        sigma[c] = sigma_from_median(centre[c], variance[c])
+        screen[c] = threshold * sigma[c] * (1.0 - 1e-9) if sigma[c] > 0.0 else np.inf
+    for k in range(nvalues):
+        i, g = k // ndiffs, k % ndiffs + 1
+        for c in range(ncols):
+            d = diffs[k, c]
+            residual = abs(np.float64(d) - centre[c])
+            if residual > screen[c] and np.isfinite(d) and residual / sigma[c] > threshold:
+                gdq[i, g, row, c] |= JUMP_DET
 
 
-def find_jumps_in_tile(data, gdq, gain, read_noise, params: JumpParams, path: str) -> np.ndarray:
-    """Jump flags for one tile, by the exposure's detection path.
+@njit(nogil=True, cache=True)
+def _iterative_row(diffs, gdq, row, variance, thresholds, sorted_diffs, count, pairs, centre, sigma):
+    """The iterative search on a row: a vectorised first pass screens the pixels.
+
+    A pixel whose first pass finds nothing is finished (the search stops
+    there too); the few others are searched again from the start, one by one.
+    The screen's median and arithmetic are the search's own; its threshold
+    is lowered by a relative 1e-6 so that it can only pass too many pixels.
+    """
+    nvalues, ncols = diffs.shape
+    nints, ngroups = gdq.shape[:2]
+    np.abs(diffs, diffs)
+    sort_usable_columns(diffs, sorted_diffs, count, pairs)
+    largest = np.zeros(ncols, dtype=np.float32)  # largest |residual| of each pixel
+    for c in range(ncols):
+        centre[c] = clipped_median_of_sorted(sorted_diffs[:, c], count[c])
+        sigma[c] = sigma_from_median(centre[c], variance[c])
+    for k in range(nvalues):
+        for c in range(ncols):
+            residual = abs(np.float32(np.float64(diffs[k, c]) - centre[c]))
+            if residual > largest[c]:
+                largest[c] = residual
+    values, scratch = np.empty(nvalues, np.float32), np.empty(nvalues, np.float32)
+    ratio, found = np.empty(nvalues), np.empty(nvalues, np.bool_)
+    has_jump = np.empty(nints, np.bool_)
+    for c in range(ncols):
+        if largest[c] / sigma[c] * (1.0 + 1e-6) > _threshold_for(count[c], thresholds):
+            values[:] = diffs[:, c]
+            _iterative_pixel(values, scratch, ratio, has_jump, variance[c], thresholds, found)
+            _flag_found(gdq, row, c, found, ngroups - 1)
+
+
+@njit(nogil=True, cache=True)
+def _sigma_clip_row(diffs, gdq, row, threshold, only_use_ints):
+    """astropy's sigma clipping of every pixel of a row, one pixel at a time."""
+    nvalues, ncols = diffs.shape
+    nints, ngroups = gdq.shape[:2]
+    values, buffer = np.empty(nvalues, np.float32), np.empty(nvalues, np.float64)
+    found = np.empty(nvalues, np.bool_)
+    for c in range(ncols):
+        values[:] = diffs[:, c]
+        _sigma_clip_pixel(values, buffer, nints, threshold, only_use_ints, found)
+        _flag_found(gdq, row, c, found, ngroups - 1)
+
+
+@njit(nogil=True, cache=True)
+def _search_rows(data, gdq, gain, read_noise, nframes, path, thresholds, only_use_ints, pairs):
+    """OR JUMP_DET into ``gdq`` for every pixel of a tile; ``path`` indexes :data:`PATHS`."""
+    nints, ngroups, nrows, ncols = data.shape
+    nvalues = nints * (ngroups - 1)
+    diffs = np.empty((nvalues, ncols), dtype=np.float32)
+    sorted_diffs = np.empty((nvalues, ncols), dtype=np.float32)
+    previous = np.empty(ncols, dtype=np.float32)
+    count = np.empty(ncols, dtype=np.int64)
+    variance, centre, sigma = np.empty(ncols), np.empty(ncols), np.empty(ncols)
+    for row in range(nrows):
+        _fill_row_differences(data, gdq, gain, row, diffs, previous)
+        for c in range(ncols):
+            variance[c] = read_variance(read_noise[row, c], gain[row, c], nframes)
+        if path == 0:
+            _iterative_row(diffs, gdq, row, variance, thresholds, sorted_diffs, count, pairs, centre, sigma)
+        elif path == 1:
+            _single_pass_row(
+                diffs, gdq, row, variance, thresholds[0], sorted_diffs, count, pairs, centre, sigma
+            )
+        else:
+            _sigma_clip_row(diffs, gdq, row, thresholds[0], only_use_ints)
+
+
+def find_jumps_in_tile(data, gdq, gain, read_noise, params: JumpParams, path: str) -> None:
+    """Search one tile and OR JUMP_DET into its GROUPDQ, in place.
 
     Parameters
     ----------
     data : (nints, ngroups, nrows, ncols) ndarray, DN
+        Any float dtype or byte order (FITS data are big-endian); a tile
+        that is not native float32 is converted, one tile at a time.
     gdq : (nints, ngroups, nrows, ncols) uint8 ndarray
+        A writable view of the exposure's GROUPDQ for this tile.
     gain : (nrows, ncols) float32 ndarray, e/DN
-    read_noise : (nrows, ncols) float32 ndarray, DN
+    read_noise : (nrows, ncols) float32 ndarray, DN (difference of two reads)
     params : JumpParams
     path : {"iterative", "single_pass", "sigma_clip"}
-
-    Returns
-    -------
-    (nints, ngroups - 1, nrows, ncols) bool ndarray
-        True where group ``g + 1`` holds a jump.
     """
-    diffs = electron_differences(data, gdq, gain)
-    if path == "sigma_clip":
-        return sigma_clip_search(diffs, gdq, params)
-    nints, ndiffs = diffs.shape[:2]
-    flat = diffs.reshape(nints, ndiffs, -1)
-    variance = read_variance(read_noise, gain, params.nframes).ravel()
-    if path == "single_pass":
-        found = single_pass_search(flat, variance, params.rejection_threshold)
-    else:
-        found = iterative_search(np.abs(flat, out=flat), variance, params)
-    return found.reshape(diffs.shape)
-
-
-def read_variance(read_noise: np.ndarray, gain: np.ndarray, nframes: int) -> np.ndarray:
-    """Read-noise variance of a group difference, electrons squared, float64.
-
-    jwst squares the float32 read noise in electrons and divides by half the
-    number of reads in the two groups, ``0.5 * 2 * nframes``.
-    """
-    read_noise_e = read_noise.astype(np.float32, copy=False) * gain.astype(np.float32, copy=False)
-    return np.square(read_noise_e).astype(np.float64) / (0.5 * (2.0 * nframes))
+    thresholds = np.array(
+        [
+            params.rejection_threshold,
+            params.four_group_rejection_threshold,
+            params.three_group_rejection_threshold,
+        ]
+    )
+    _search_rows(
+        data.astype(np.float32, copy=False),
+        gdq,
+        gain.astype(np.float32, copy=False),
+        read_noise.astype(np.float32, copy=False),
+        params.nframes,
+        PATHS.index(path),
+        thresholds,
+        params.only_use_ints,
+        sorting_network(data.shape[0] * (data.shape[1] - 1)),
+    )

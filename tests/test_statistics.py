@@ -1,0 +1,108 @@
+"""The per-pixel statistics equal the numpy and astropy definitions jwst uses, bit for bit."""
+
+import warnings
+
+import numpy as np
+import pytest
+from astropy.stats import sigma_clip
+from astropy.utils.exceptions import AstropyUserWarning
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from numpy.testing import assert_array_equal
+
+from jumpdet.medians import (
+    NETWORK_LIMIT,
+    clipped_median_of_sorted,
+    copy_usable,
+    insertion_sort,
+    median,
+    sort_usable_columns,
+    sorting_network,
+)
+from jumpdet.sigma_clip import MAXITERS, clip_bounds
+
+float32_or_nan = st.one_of(st.just(np.nan), st.floats(-1e6, 1e6, width=32))
+# few distinct values make ties (and equal maxima) common
+tie_prone = st.one_of(st.just(np.nan), st.sampled_from([0.0, 1.0, 2.5, 7.0, -3.0]))
+
+
+def jwst_clipped_median(values: np.ndarray) -> float:
+    """stcal's definition, written with numpy: drop every copy of the maximum if 4+ usable values."""
+    usable = values[~np.isnan(values)].astype(np.float64)
+    if usable.size < 2:
+        return np.nan
+    if usable.size == 2:
+        return usable.min()
+    if usable.size >= 4:
+        usable = usable[usable != usable.max()]
+    return np.median(usable) if usable.size else np.nan
+
+
+@settings(max_examples=300, deadline=None)
+@given(arrays(np.float32, st.integers(1, 80), elements=float32_or_nan))
+def test_median_equals_numpy_nanmedian(values):
+    expected = np.nanmedian(values.astype(np.float64)) if np.isfinite(values).any() else np.nan
+    scratch = np.empty_like(values)
+    assert_array_equal(median(scratch, copy_usable(values, scratch)), expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(arrays(np.float32, st.integers(1, 40), elements=st.one_of(float32_or_nan, tie_prone)))
+def test_clipped_median_equals_jwst_definition(values):
+    scratch = np.empty_like(values)
+    n = copy_usable(values, scratch)
+    insertion_sort(scratch, n)
+    assert np.all(np.diff(scratch[:n]) >= 0)
+    assert_array_equal(clipped_median_of_sorted(scratch, n), jwst_clipped_median(values))
+
+
+def astropy_bounds(values: np.ndarray, sigma: float):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyUserWarning)
+        _, lower, upper = sigma_clip(values[None, :], sigma=sigma, axis=1, masked=True, return_bounds=True)
+    return lower[0], upper[0]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    arrays(np.float64, st.integers(1, 150), elements=st.one_of(float32_or_nan, tie_prone)),
+    st.sampled_from([1.0, 2.0, 3.0, 4.0]),
+)
+def test_clip_bounds_equal_astropy(values, sigma):
+    """Same bounds to the last bit, so the same values are clipped."""
+    finite = values[np.isfinite(values)].copy()
+    lower, upper = clip_bounds(finite, finite.size, sigma, MAXITERS)
+    assert_array_equal((lower, upper), astropy_bounds(values, sigma))
+
+
+def test_clip_bounds_on_an_outlier():
+    values = np.array([10.0, 11.0, 9.0, 10.0, 500.0, 10.5, 9.5, 10.0])
+    lower, upper = clip_bounds(values.copy(), values.size, 2.0, MAXITERS)
+    assert lower < 9.0 and 11.0 < upper < 500.0
+
+
+def test_clip_bounds_of_nothing_are_nan():
+    assert np.isnan(clip_bounds(np.empty(3), 0, 3.0, MAXITERS)).all()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 9, 16, 17, 39, 59, 64, 100, NETWORK_LIMIT, NETWORK_LIMIT + 1, 400])
+def test_sort_usable_columns_sorts_with_nans_last_and_counts_them(n):
+    rng = np.random.default_rng(n)
+    values = rng.normal(size=(n, 300)).astype(np.float32)
+    values[rng.random(values.shape) < 0.2] = np.nan
+    values[:, :5] = np.nan  # columns with nothing usable
+    values[:, 5:10] = 1.0  # all equal
+    out, count = np.empty_like(values), np.empty(300, dtype=np.int64)
+    sort_usable_columns(values, out, count, sorting_network(n))
+    assert_array_equal(count, np.count_nonzero(~np.isnan(values), axis=0))
+    assert_array_equal(out, np.where(np.isnan(np.sort(values, axis=0)), np.inf, np.sort(values, axis=0)))
+
+
+def test_sorting_network_sorts_every_zero_one_input_of_small_sizes():
+    """The 0-1 principle: a network that sorts every 0/1 input sorts every input."""
+    for n in range(1, 13):
+        inputs = ((np.arange(2**n)[None, :] >> np.arange(n)[:, None]) & 1).astype(np.float32)
+        out, count = np.empty_like(inputs), np.empty(inputs.shape[1], dtype=np.int64)
+        sort_usable_columns(inputs, out, count, sorting_network(n))
+        assert_array_equal(out, np.sort(inputs, axis=0))
