@@ -16,11 +16,13 @@ from stcal.jump import jump as stcal_jump
 from stcal.jump.jump_class import JumpData
 from stdatamodels.jwst.datamodels import dqflags
 
-from jumpdet.ellipses import RingSmoother, filled_area_passes, find_regions
 from jumpdet.flags import DO_NOT_USE, JUMP_DET, NO_GAIN_VALUE, REFERENCE_PIXEL, SATURATED
 from jumpdet.params import JumpParams
-from jumpdet.showers import _nanmedian_last_axis, flag_showers_inplace
+from jumpdet.regions import filled_area_passes, find_regions
+from jumpdet.ring_smoothing import RingSmoother
+from jumpdet.showers import flag_showers_inplace
 from jumpdet.simulate_events import shower_ramp
+from jumpdet.snr_planes import nanmedian_last_axis
 
 SHOWERS = JumpParams(find_showers=True, shower_groups_masked_after=5, max_shower_amplitude_e_per_group=16.65)
 
@@ -245,7 +247,7 @@ def test_median_equals_numpy_nanmedian(seed, length, nan_fraction):
         pytest.warns(RuntimeWarning) if np.isnan(values).all(-1).any() else _nothing(),
     ):
         expected = np.nanmedian(values, axis=-1)
-    assert_array_equal(_nanmedian_last_axis(values), expected)
+    assert_array_equal(nanmedian_last_axis(values), expected)
 
 
 class _nothing:

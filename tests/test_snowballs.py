@@ -15,9 +15,10 @@ from stcal.jump import jump as stcal_jump
 from stcal.jump.jump_class import JumpData
 from stdatamodels.jwst.datamodels import dqflags
 
-from jumpdet.ellipses import find_regions, region_ellipses
+from jumpdet.ellipses import region_ellipses
 from jumpdet.flags import DO_NOT_USE, JUMP_DET, SATURATED
 from jumpdet.params import JumpParams
+from jumpdet.regions import find_regions
 from jumpdet.simulate_events import snowball_ramp
 from jumpdet.snowballs import flag_snowballs_inplace
 

@@ -34,20 +34,13 @@ from typing import NamedTuple
 
 import numpy as np
 from astropy.convolution import Ring2DKernel
-from astropy.stats import SigmaClip
-from astropy.utils.exceptions import AstropyUserWarning
 
-from .ellipses import (
-    Ellipses,
-    RingSmoother,
-    draw_window,
-    expanded_axes,
-    filled_area_passes,
-    find_regions,
-    region_ellipses,
-)
+from .ellipses import Ellipses, draw_window, expanded_axes, region_ellipses
 from .flags import DO_NOT_USE, JUMP_DET, REFERENCE_PIXEL, SATURATED
 from .params import JumpParams
+from .regions import filled_area_passes, find_regions
+from .ring_smoothing import RingSmoother
+from .snr_planes import MASK_BITS, SnrSource, clipped_stats, median_and_sigma
 
 __all__ = ["MIN_DIFFS_FOR_SHOWERS", "flag_showers_inplace"]
 
@@ -55,9 +48,7 @@ log = logging.getLogger(__name__)
 
 # jwst skips showers below this many usable differences (hard-coded, unlike min_diffs_single_pass).
 MIN_DIFFS_FOR_SHOWERS = 10
-_MASK_BITS = DO_NOT_USE | SATURATED | JUMP_DET
-_BLOCK_BYTES = 32 * 2**20
-_PLANES_PER_JOB = 4  # consecutive planes share one electrons plane each step
+_PLANES_PER_JOB = 4  # planes searched per thread-pool task
 
 
 def flag_showers_inplace(
@@ -108,12 +99,12 @@ def flag_showers_inplace(
             for group in range(1, ngroups):
                 todo = [intg for intg in range(nints) if group > scene.first_good[intg]]
                 if todo:
-                    stats = _clipped_stats(scene.electrons(), group)
+                    stats = clipped_stats(scene.source, group)
                     batch = run(partial(_search_clipped, scene, group, *stats), [todo])
                     pending.append(batch if pool is not None else list(batch))
             results = [hits for batch in pending for hits in batch]
         else:
-            median, sigma = _median_and_sigma(scene.electrons(), read_noise, gain, params.nframes, run)
+            median, sigma = median_and_sigma(scene.source, read_noise, params.nframes, run)
             planes = [(i, g) for i in range(nints) for g in range(scene.first_good[i] + 1, ngroups)]
             chunks = [planes[k : k + _PLANES_PER_JOB] for k in range(0, len(planes), _PLANES_PER_JOB)]
             results = list(run(partial(_search_planes, scene, median, sigma), chunks))
@@ -133,31 +124,22 @@ class _Scene:
     def __init__(self, data, gdq, pixeldq, gain, input_unusable, params):
         self.data, self.gdq, self.gain, self.unusable, self.params = data, gdq, gain, input_unusable, params
         self.refpix = pixeldq == REFERENCE_PIXEL  # jwst tests equality, not the bit
-        self.ignore = ((pixeldq & _MASK_BITS) != 0) | self.refpix
+        ignore = ((pixeldq & MASK_BITS) != 0) | self.refpix
+        self.source = SnrSource(data, gdq, gain, input_unusable, ignore)
         kernel = Ring2DKernel(params.extend_inner_radius, params.extend_outer_radius).array
         self.smoother = RingSmoother(kernel)
         self.first_good = [_first_good_group(gdq[intg], self.refpix) for intg in range(data.shape[0])]
 
-    def electrons(self) -> _Electrons:
-        """A fresh reader (each thread needs its own one-plane cache)."""
-        return _Electrons(self.data, self.gdq, self.gain, self.unusable)
-
-    def search(self, intg, group, ratio) -> Ellipses:
-        """Showers in one signal-to-noise plane (``ratio`` is overwritten)."""
-        ratio[self.ignore | ((self.gdq[intg, group] & _MASK_BITS) != 0)] = np.nan
-        return _find_showers(ratio, self.smoother, self.params)
+    def search(self, intg, group, median, sigma) -> Ellipses:
+        """Showers in one group against per-pixel statistics."""
+        return _find_showers(self.source.ratio(intg, group, median, sigma), self.smoother, self.params)
 
 
 def _search_planes(scene, median, sigma, planes):
     """Search (intg, group) planes against per-pixel median differences."""
-    source, hits = scene.electrons(), []
+    hits = []
     for intg, group in planes:
-        ratio = source.difference(intg, group)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio -= median
-            np.abs(ratio, out=ratio)
-            ratio /= sigma
-        showers = scene.search(intg, group, ratio)
+        showers = scene.search(intg, group, median, sigma)
         if showers.x.size:
             hits.append((intg, group, showers))
     return hits
@@ -165,14 +147,7 @@ def _search_planes(scene, median, sigma, planes):
 
 def _search_clipped(scene, group, median, stddev, todo):
     """Search one group of the given integrations against sigma-clipped statistics of that group."""
-    source, hits = scene.electrons(), []
-    for intg in todo:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = np.abs(source.difference(intg, group) - median) / stddev
-        showers = scene.search(intg, group, ratio)
-        if showers.x.size:
-            hits.append((intg, group, showers))
-    return hits
+    return _search_planes(scene, median, stddev, [(intg, group) for intg in todo])
 
 
 def _validate(data, gdq, pixeldq, gain, read_noise, input_unusable) -> None:
@@ -201,128 +176,11 @@ def _first_good_group(cube, refpix) -> int:
     return 0
 
 
-class _Electrons:
-    """The ramp in electrons as jwst's shower search sees it, a plane or row block at a time.
-
-    jwst multiplies the DN ramp by the gain in float32; two-point detection
-    has set it to NaN where the input GROUPDQ was SATURATED or DO_NOT_USE, and
-    the shower search (``nan_invalid_data``) blanks groups whose GROUPDQ
-    *equals* DO_NOT_USE, SATURATED, JUMP_DET, or either of the first two
-    with DO_NOT_USE: the values 1 to 5.
-    """
-
-    def __init__(self, data, gdq, gain, input_unusable):
-        self.data, self.gdq, self.gain, self.unusable = data, gdq, gain, input_unusable
-        self._last = None
-
-    def _blank(self, intg, group, rows=slice(None)) -> np.ndarray:
-        """Where jwst's electrons are NaN: input SATURATED/DO_NOT_USE, or GROUPDQ equal to 1..5."""
-        # all of 1 (DNU), 2 (SAT), 3, 4 (JUMP), 5 are blanked: one wrapped uint8 comparison
-        blank = (self.gdq[intg, group, rows] - np.uint8(1)) < 5
-        if self.unusable is not None:
-            packed = self.unusable[intg, group, rows]
-            if packed.any():
-                blank |= np.unpackbits(packed, axis=-1, count=self.data.shape[3]).view(bool)
-        return blank
-
-    def plane(self, intg, group) -> np.ndarray:
-        """Electrons of one group (float32), NaN where jwst's array is NaN."""
-        if self._last is not None and self._last[0] == (intg, group):
-            return self._last[1]
-        values = self.data[intg, group] * self.gain
-        values[self._blank(intg, group)] = np.nan
-        self._last = ((intg, group), values)
-        return values
-
-    def difference(self, intg, group) -> np.ndarray:
-        """First difference ``group - (group - 1)`` of one integration."""
-        before = self.plane(intg, group - 1)
-        return self.plane(intg, group) - before
-
-    def block_differences(self, rows, groups=slice(None)) -> np.ndarray:
-        """First differences (nints, n, nrows_block, ncols) of the given rows."""
-        values = self.data[:, groups, rows] * self.gain[rows]
-        for intg in range(values.shape[0]):
-            for k, group in enumerate(range(self.data.shape[1])[groups]):
-                values[intg, k][self._blank(intg, group, rows)] = np.nan
-        return np.diff(values, axis=1)
-
-    def row_blocks(self, values_per_pixel):
-        """Row slices holding about _BLOCK_BYTES of float32 values."""
-        nrows, ncols = self.data.shape[2:]
-        step = max(1, _BLOCK_BYTES // (4 * ncols * max(values_per_pixel, 1)))
-        return [slice(r, min(r + step, nrows)) for r in range(0, nrows, step)]
-
-
-def _nanmedian_last_axis(values) -> np.ndarray:
-    """``np.nanmedian`` along the last axis, bit for bit, via one sort.
-
-    NaNs sort last.  For fewer than 600 values numpy takes a masked median,
-    ``(low + high) / 2`` in float32 even when ``low`` is ``high``; otherwise
-    the middle value itself, or the float32 mean of the two middle values.
-    """
-    ordered = np.sort(values, axis=-1)
-    count = np.count_nonzero(~np.isnan(ordered), axis=-1)
-    high = count // 2
-    odd = count % 2 == 1
-    pick = np.stack([np.where(odd, high, high - 1), high], axis=-1)
-    low_high = np.take_along_axis(ordered, pick, axis=-1)
-    median = (low_high[..., 0] + low_high[..., 1]) / 2
-    if values.shape[-1] >= 600:
-        median[odd] = low_high[..., 0][odd]
-    median[count == 0] = np.nan
-    return median
-
-
-def _median_and_sigma(source, read_noise, gain, nframes, run=map):
-    """Per-pixel median difference over all integrations and its noise (float32 planes)."""
-    nints, ngroups, nrows, ncols = source.data.shape
-    blocks = source.row_blocks(3 * nints * ngroups)
-
-    def block_median(rows):
-        diffs = source.block_differences(rows)
-        flat = diffs.reshape(-1, *diffs.shape[2:])
-        return _nanmedian_last_axis(np.ascontiguousarray(np.moveaxis(flat, 0, -1)))
-
-    median = np.empty((nrows, ncols), np.float32)
-    for rows, values in zip(blocks, run(block_median, blocks), strict=True):
-        median[rows] = values
-    read_noise_e = read_noise * gain
-    sigma = np.sqrt(np.abs(median) + read_noise_e**2 / nframes)
-    return median, sigma
-
-
-def _clipped_stats(source, group):
-    """Sigma-clipped (5 sigma) median and standard deviation of one difference across integrations.
-
-    What ``astropy.stats.sigma_clipped_stats(diffs, sigma=5, axis=0)`` returns
-    (jwst discards the mean): ``SigmaClip`` with its defaults, then NaN-ignoring
-    median and standard deviation of the clipped values.  The median is taken
-    with :func:`_nanmedian_last_axis`, bit-identical to the ``np.nanmedian``
-    astropy uses for float32 and much faster.
-    """
-    nints, _, nrows, ncols = source.data.shape
-    median = np.empty((nrows, ncols), np.float32)
-    stddev = np.empty((nrows, ncols), np.float32)
-    clip = SigmaClip(sigma=5)
-    for rows in source.row_blocks(6 * nints):
-        diffs = source.block_differences(rows, slice(group - 1, group + 1))[:, 0]
-        with warnings.catch_warnings():
-            warnings.filterwarnings(
-                "ignore", message="Input data contains invalid values", category=AstropyUserWarning
-            )
-            warnings.filterwarnings("ignore", category=RuntimeWarning)
-            clipped = clip(diffs, axis=0, masked=False, return_bounds=False, copy=True)
-            median[rows] = _nanmedian_last_axis(np.ascontiguousarray(np.moveaxis(clipped, 0, -1)))
-            stddev[rows] = np.nanstd(clipped, axis=0)
-    return median, stddev
-
-
 def _find_showers(ratio, smoother, params) -> Ellipses:
     """Ellipses of extended emission in one masked signal-to-noise plane (NaN = ignore)."""
     emission = smoother.emission(ratio, params.extend_snr_threshold, params.extend_min_area)
     if emission is None:
-        return Ellipses(*(np.empty(0) for _ in range(5)))
+        return Ellipses.empty()
     table = find_regions(emission)
     return region_ellipses(table, filled_area_passes(table, params.extend_min_area))
 
@@ -380,7 +238,7 @@ def _flag_and_revert(intg, showers, scene, params) -> None:
 def _mean_rate(electrons, flags) -> np.ndarray:
     """Mean group difference of each column ignoring flagged groups, as jwst's np.nanmean gives it."""
     values = electrons.copy()
-    values[(flags & _MASK_BITS) != 0] = np.nan
+    values[(flags & MASK_BITS) != 0] = np.nan
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Mean of empty slice", category=RuntimeWarning)
         return np.nanmean(np.diff(values, axis=0), axis=0)

@@ -10,8 +10,8 @@ per-group 2-D planes, without its per-ellipse scans of whole planes:
   for jump regions that become snowballs and saturated regions large enough
   to be extended;
 * the test "is a saturated centre inside this jump ellipse" is first made
-  for all pairs at once with a KD-tree and a conservative radius, and only
-  the surviving pairs get jwst's exact floating-point test;
+  for all pairs at once with a conservative radius (centres sorted by
+  column), and only the surviving pairs get jwst's exact floating-point test;
 * every ellipse is drawn into its own small window.
 
 jwst behaviour kept on purpose, for parity: the
@@ -26,19 +26,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from scipy.spatial import cKDTree
 
-from .ellipses import (
-    Ellipses,
-    RegionTable,
-    draw_window,
-    expanded_axes,
-    filled_area_passes,
-    find_regions,
-    region_ellipses,
-)
+from .ellipses import Ellipses, draw_window, expanded_axes, region_ellipses
 from .flags import JUMP_DET, SATURATED
 from .params import JumpParams
+from .regions import RegionTable, filled_area_passes, flagged_pixels, regions_of_pixels
 
 __all__ = ["flag_snowballs_inplace"]
 
@@ -102,24 +94,24 @@ def _approx_semi_axes(table: RegionTable) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _new_saturation(cube: np.ndarray, group: int) -> np.ndarray:
-    """Pixels saturated in ``group`` but not in the group before."""
-    return ((cube[group] & SATURATED) != 0) & ((cube[group - 1] & SATURATED) == 0)
+    """Flat indices of pixels saturated in ``group`` but not in the group before."""
+    return flagged_pixels(cube[group], SATURATED, cube[group - 1])
 
 
 class _Regions(NamedTuple):
-    """A labelled plane: its mask, region table and the labels passing the area cut."""
+    """A labelled plane: its set pixels, region table and the labels passing the area cut."""
 
-    mask: np.ndarray
+    pixels: np.ndarray
     table: RegionTable
     passing: np.ndarray
 
 
-def _regions(mask: np.ndarray, min_area: float, reuse: _Regions | None = None) -> _Regions:
-    """Label a plane, unless ``reuse`` holds the very same mask already labelled."""
-    if reuse is not None and np.array_equal(reuse.mask, mask):
+def _regions(pixels: np.ndarray, shape, min_area: float, reuse: _Regions | None = None) -> _Regions:
+    """Label a plane's set pixels, unless ``reuse`` holds the very same pixels already labelled."""
+    if reuse is not None and np.array_equal(reuse.pixels, pixels):
         return reuse
-    table = find_regions(mask)
-    return _Regions(mask, table, filled_area_passes(table, min_area))
+    table = regions_of_pixels(pixels, shape)
+    return _Regions(pixels, table, filled_area_passes(table, min_area))
 
 
 def _flag_group(cube, group, params, cores, next_sat):
@@ -129,22 +121,22 @@ def _flag_group(cube, group, params, cores, next_sat):
     saturation; it is reused when extending saturation left it unchanged.
     Returns this group's count and its own look-ahead.
     """
-    ngroups, nrows, _ = cube.shape
-    jump_mask = (cube[group] & JUMP_DET) != 0
-    any_jump = bool(jump_mask.any())
+    ngroups, nrows, ncols = cube.shape
+    jump_pixels = flagged_pixels(cube[group], JUMP_DET)
+    any_jump = jump_pixels.size > 0
     sat = None
     if params.sat_required_snowball:
-        sat = _regions(_new_saturation(cube, group), params.min_sat_area, next_sat)
+        sat = _regions(_new_saturation(cube, group), (nrows, ncols), params.min_sat_area, next_sat)
     if not any_jump and (sat is None or not sat.passing.size):
         return 0, None
     look_ahead, centres, count = None, np.empty((0, 2)), 0
     if sat is not None:
         centres = _centres(sat)
         if any_jump and group < ngroups - 1:
-            look_ahead = _regions(_new_saturation(cube, group + 1), params.min_sat_area)
+            look_ahead = _regions(_new_saturation(cube, group + 1), (nrows, ncols), params.min_sat_area)
             centres = np.concatenate([centres, _centres(look_ahead)])
     if any_jump:
-        jumps = _regions(jump_mask, params.min_jump_area)
+        jumps = _regions(jump_pixels, (nrows, ncols), params.min_jump_area)
         if sat is not None:
             snowballs, count = _snowballs(jumps.table, jumps.passing, centres, params, nrows)
         else:
@@ -172,12 +164,12 @@ def _snowballs(table, labels, centres, params, nrows) -> tuple[Ellipses, int]:
     x, y = table.centroid_x[labels], table.centroid_y[labels]
     near_edge = (x < low) | (y < low) | (x > high) | (y > high)
     candidates = near_edge.copy()
-    pairs = [[] for _ in labels]
+    starts = ends = partners = np.zeros(labels.size, dtype=np.intp)
     if centres.size and labels.size:
         semi_major, semi_minor = _approx_semi_axes(table)
         reach = np.maximum(np.abs(semi_major[labels]), np.abs(semi_minor[labels])) + _MARGIN_PX
-        pairs = cKDTree(centres).query_ball_point(np.column_stack([x, y]), reach)
-        candidates |= np.array([len(p) > 0 for p in pairs], dtype=bool)
+        starts, ends, partners = _centres_within(np.column_stack([x, y]), reach, centres)
+        candidates |= ends > starts
     picked = np.flatnonzero(candidates)
     ellipses = region_ellipses(table, labels[picked])
     keep = np.zeros(picked.size, dtype=bool)
@@ -186,11 +178,33 @@ def _snowballs(table, labels, centres, params, nrows) -> tuple[Ellipses, int]:
         key = (ellipses.x[k], ellipses.y[k], ellipses.axis1[k], ellipses.axis2[k], ellipses.angle[k])
         if near_edge[j]:
             keep[k] = True  # jwst appends edge jumps without checking for duplicates
-        elif key not in seen and _any_inside(centres[pairs[j]], ellipses, k):
+        elif key not in seen and _any_inside(centres[partners[starts[j] : ends[j]]], ellipses, k):
             keep[k] = True
         if keep[k]:
             seen.add(key)
     return ellipses.take(keep), int(np.count_nonzero(keep))
+
+
+def _centres_within(points: np.ndarray, reach: np.ndarray, centres: np.ndarray):
+    """For each (x, y) point, the centres within ``reach`` of it (Euclidean, inclusive).
+
+    Returns ``starts``, ``ends`` and ``partners``: the centres of point ``j``
+    are ``partners[starts[j]:ends[j]]`` (indices into ``centres``).
+    """
+    order = np.argsort(centres[:, 0], kind="stable")
+    cx = centres[order, 0]
+    lo = np.searchsorted(cx, points[:, 0] - reach, side="left")
+    hi = np.searchsorted(cx, points[:, 0] + reach, side="right")
+    counts = hi - lo
+    owner = np.repeat(np.arange(points.shape[0]), counts)
+    first = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+    cand = order[first + np.arange(owner.size)]
+    d2 = (centres[cand, 0] - points[owner, 0]) ** 2 + (centres[cand, 1] - points[owner, 1]) ** 2
+    keep = d2 <= reach[owner] ** 2
+    owner, partners = owner[keep], cand[keep]
+    ends = np.cumsum(np.bincount(owner, minlength=points.shape[0]))
+    starts = ends - np.bincount(owner, minlength=points.shape[0])
+    return starts, ends, partners
 
 
 def _any_inside(points: np.ndarray, ellipses: Ellipses, k: int) -> bool:

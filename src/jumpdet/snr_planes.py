@@ -1,0 +1,235 @@
+"""Signal-to-noise planes of group differences, as jwst's MIRI shower search forms them.
+
+jwst multiplies the DN ramp by the gain in float32.  Two-point detection has
+set it to NaN where the input GROUPDQ was SATURATED or DO_NOT_USE, and the
+shower search (``nan_invalid_data``) blanks groups whose GROUPDQ *equals*
+DO_NOT_USE, SATURATED, JUMP_DET, or either of the first two with
+DO_NOT_USE: the values 1 to 5.  Each first difference is then compared with
+either the pixel's median difference over all integrations and groups (noise
+``sqrt(|median| + read_noise_e**2 / nframes)``), or, with many integrations,
+sigma-clipped statistics of the same group across integrations:
+``ratio = |difference - median| / sigma``, all in float32.
+
+Everything here works a row block or a plane at a time and never copies the
+cube.  The compiled kernels repeat numpy's float32 arithmetic operation for
+operation, so the planes are bit-identical to jwst's.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from astropy.stats import SigmaClip
+from astropy.utils.exceptions import AstropyUserWarning
+from numba import njit
+
+from .flags import DO_NOT_USE, JUMP_DET, SATURATED
+
+__all__ = ["SnrSource", "clipped_stats", "median_and_sigma", "nanmedian_last_axis"]
+
+MASK_BITS = DO_NOT_USE | SATURATED | JUMP_DET
+_BLOCK_BYTES = 32 * 2**20
+
+
+class SnrSource:
+    """The ramp in electrons as jwst's shower search sees it.
+
+    Parameters
+    ----------
+    data : (nints, ngroups, nrows, ncols) float32 ndarray, DN
+    gdq : same shape, uint8
+        GROUPDQ as the shower search reads it.
+    gain : (nrows, ncols) float32 ndarray, e/DN
+    input_unusable : uint8 ndarray or None
+        ``np.packbits((input_gdq & (SATURATED | DO_NOT_USE)) != 0, axis=-1)``,
+        or None when jwst's electrons were not blanked there.
+    ignore : (nrows, ncols) bool ndarray
+        Pixels whose ratio is always NaN (flagged or reference pixels).
+    """
+
+    def __init__(self, data, gdq, gain, input_unusable, ignore):
+        self.data, self.gdq, self.gain, self.ignore = data, gdq, gain, ignore
+        if input_unusable is None:  # nothing blanked: one zero plane, broadcast
+            packed = (*data.shape[:3], (data.shape[3] + 7) // 8)
+            input_unusable = np.broadcast_to(np.zeros((1, 1, *packed[2:]), np.uint8), packed)
+        self.unusable = input_unusable
+
+    def ratio(self, intg, group, median, sigma) -> np.ndarray:
+        """``|difference - median| / sigma`` of one group (float32), NaN where ignored or blank."""
+        return _ratio_plane(
+            self.data[intg, group],
+            self.data[intg, group - 1],
+            self.gdq[intg, group],
+            self.gdq[intg, group - 1],
+            self.unusable[intg, group],
+            self.unusable[intg, group - 1],
+            self.gain,
+            median,
+            sigma,
+            self.ignore,
+        )
+
+    def block_differences(self, rows: slice, groups: slice = slice(None)) -> np.ndarray:
+        """First differences (nints, n, nrows_block, ncols) of the given rows, NaN where blank."""
+        values = self.data[:, groups, rows] * self.gain[rows]
+        for intg in range(values.shape[0]):
+            for k, group in enumerate(range(self.data.shape[1])[groups]):
+                values[intg, k][self._blank(intg, group, rows)] = np.nan
+        return np.diff(values, axis=1)
+
+    def _blank(self, intg, group, rows) -> np.ndarray:
+        # all of 1 (DNU), 2 (SAT), 3, 4 (JUMP), 5 are blanked: one wrapped uint8 comparison
+        blank = (self.gdq[intg, group, rows] - np.uint8(1)) < 5
+        packed = self.unusable[intg, group, rows]
+        if packed.any():
+            blank |= np.unpackbits(packed, axis=-1, count=self.data.shape[3]).view(bool)
+        return blank
+
+    def row_blocks(self, values_per_pixel: int) -> list[slice]:
+        """Row slices holding about 32 MiB of float32 values."""
+        nrows, ncols = self.data.shape[2:]
+        step = max(1, _BLOCK_BYTES // (4 * ncols * max(values_per_pixel, 1)))
+        return [slice(r, min(r + step, nrows)) for r in range(0, nrows, step)]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _blank_row(dq, packed, out):
+    """OR jwst's NaN test for one row of electrons into ``out``: GROUPDQ in 1..5, or input SAT/DNU."""
+    for c in range(out.size):
+        out[c] |= (dq[c] >= 1) & (dq[c] <= 5)
+    if packed.any():  # rarely: unpack the input's bits (np.packbits order, big-endian)
+        for c in range(out.size):
+            out[c] |= ((packed[c >> 3] >> (7 - (c & 7))) & 1) != 0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _ratio_plane(now, before, dq_now, dq_before, un_now, un_before, gain, median, sigma, ignore):
+    nrows, ncols = now.shape
+    out = np.empty((nrows, ncols), dtype=np.float32)
+    blank = np.empty(ncols, dtype=np.bool_)
+    nan = np.float32(np.nan)
+    for r in range(nrows):
+        row, a, b, g, m, s = out[r], now[r], before[r], gain[r], median[r], sigma[r]
+        for c in range(ncols):  # numpy's float32 operations, in its order
+            row[c] = abs(a[c] * g[c] - b[c] * g[c] - m[c]) / s[c]
+        flags, skip = dq_now[r], ignore[r]
+        for c in range(ncols):
+            blank[c] = skip[c] | ((flags[c] & MASK_BITS) != 0)
+        _blank_row(flags, un_now[r], blank)
+        _blank_row(dq_before[r], un_before[r], blank)
+        for c in range(ncols):
+            row[c] = nan if blank[c] else row[c]
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _pixel_differences(data, gdq, unusable, gain, row0, row1):
+    """First differences of rows ``row0:row1``, one pixel per row: (npixels, nints * (ngroups - 1))."""
+    nints, ngroups, _, ncols = data.shape
+    ndiffs = nints * (ngroups - 1)
+    out = np.empty(((row1 - row0) * ncols, ndiffs), dtype=np.float32)
+    diffs = np.empty((ndiffs, ncols), dtype=np.float32)
+    previous = np.empty(ncols, dtype=np.float32)
+    current = np.empty(ncols, dtype=np.float32)
+    blank = np.empty(ncols, dtype=np.bool_)
+    nan = np.float32(np.nan)
+    for r in range(row0, row1):
+        g_row = gain[r]
+        for i in range(nints):
+            for g in range(ngroups):
+                values = data[i, g, r]
+                blank[:] = False
+                _blank_row(gdq[i, g, r], unusable[i, g, r], blank)
+                for c in range(ncols):
+                    current[c] = nan if blank[c] else values[c] * g_row[c]
+                if g > 0:
+                    target = diffs[i * (ngroups - 1) + g - 1]
+                    for c in range(ncols):
+                        target[c] = current[c] - previous[c]
+                previous, current = current, previous
+        base = (r - row0) * ncols
+        for c in range(ncols):  # transpose: one pixel's differences per output row
+            for k in range(ndiffs):
+                out[base + c, k] = diffs[k, c]
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _median_of_sorted(ordered, long):
+    """``nanmedian_last_axis`` of rows already sorted (NaNs last)."""
+    npix, n = ordered.shape
+    out = np.empty(npix, dtype=np.float32)
+    two = np.float32(2)
+    for p in range(npix):
+        count = n
+        while count > 0 and np.isnan(ordered[p, count - 1]):
+            count -= 1
+        if count == 0:
+            out[p] = np.nan
+            continue
+        high = count // 2
+        odd = count % 2 == 1
+        low = ordered[p, high] if odd else ordered[p, high - 1]
+        out[p] = low if (long and odd) else (low + ordered[p, high]) / two
+    return out
+
+
+def nanmedian_last_axis(values: np.ndarray) -> np.ndarray:
+    """``np.nanmedian`` of float32 values along the last axis, bit for bit, via one sort.
+
+    NaNs sort last.  For fewer than 600 values numpy takes a masked median,
+    ``(low + high) / 2`` in float32 even when ``low`` is ``high``; otherwise
+    the middle value itself, or the float32 mean of the two middle values.
+
+    >>> nanmedian_last_axis(np.array([[3, 1, np.nan, 2], [4, 1, 2, 3]], np.float32))
+    array([2. , 2.5], dtype=float32)
+    """
+    shape = values.shape
+    ordered = np.sort(np.asarray(values, np.float32).reshape(-1, shape[-1]), axis=-1)
+    return _median_of_sorted(ordered, shape[-1] >= 600).reshape(shape[:-1])
+
+
+def median_and_sigma(source: SnrSource, read_noise, nframes: int, run=map):
+    """Per-pixel median difference over all integrations and its noise (float32 planes)."""
+    nints, ngroups, nrows, ncols = source.data.shape
+    blocks = source.row_blocks(2 * nints * ngroups)
+
+    def block_median(rows):
+        data, gdq, unusable, gain = source.data, source.gdq, source.unusable, source.gain
+        diffs = _pixel_differences(data, gdq, unusable, gain, rows.start, rows.stop)
+        diffs.sort(axis=-1)
+        return _median_of_sorted(diffs, diffs.shape[1] >= 600).reshape(-1, ncols)
+
+    median = np.empty((nrows, ncols), np.float32)
+    for rows, values in zip(blocks, run(block_median, blocks), strict=True):
+        median[rows] = values
+    read_noise_e = read_noise * source.gain
+    sigma = np.sqrt(np.abs(median) + read_noise_e**2 / nframes)
+    return median, sigma
+
+
+def clipped_stats(source: SnrSource, group: int):
+    """Sigma-clipped (5 sigma) median and standard deviation of one difference across integrations.
+
+    What ``astropy.stats.sigma_clipped_stats(diffs, sigma=5, axis=0)`` returns
+    (jwst discards the mean): ``SigmaClip`` with its defaults, then NaN-ignoring
+    median and standard deviation of the clipped values.  The median is taken
+    with :func:`nanmedian_last_axis`, bit-identical to the ``np.nanmedian``
+    astropy uses for float32 and much faster.
+    """
+    nints, _, nrows, ncols = source.data.shape
+    median = np.empty((nrows, ncols), np.float32)
+    stddev = np.empty((nrows, ncols), np.float32)
+    clip = SigmaClip(sigma=5)
+    for rows in source.row_blocks(6 * nints):
+        diffs = source.block_differences(rows, slice(group - 1, group + 1))[:, 0]
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message="Input data contains invalid values", category=AstropyUserWarning
+            )
+            warnings.filterwarnings("ignore", category=RuntimeWarning)
+            clipped = clip(diffs, axis=0, masked=False, return_bounds=False, copy=True)
+            median[rows] = nanmedian_last_axis(np.moveaxis(clipped, 0, -1))
+            stddev[rows] = np.nanstd(clipped, axis=0)
+    return median, stddev
