@@ -1,7 +1,8 @@
 """Side-by-side benchmark: jwst's JumpStep and jumpdet's JumpStep on identical ramps.
 
-    python benchmarks/run.py                      # all standard cases
-    python benchmarks/run.py --cases small tso    # some of them
+    python benchmarks/run.py                      # the default cases
+    python benchmarks/run.py --cases small tso_120x10
+    python benchmarks/run.py --cases large-events # a group: standard, large-events, all
     python benchmarks/run.py --list
 
 Each (case, implementation) runs in a fresh Python process that rebuilds the same
@@ -11,7 +12,20 @@ Reported per case: wall seconds of the call for each, the speed ratio, the peak 
 memory during the call (Linux peak RSS: the high-water mark is reset through
 /proc/self/clear_refs just before the call and read from VmHWM after it), that extra beyond the
 model copy divided by the input size (data + GROUPDQ), and whether GROUPDQ is identical.
+
+Standard cases are ramps with isolated jumps (``jumpdet.simulate.simulate_ramp``).
+Large-event cases use ``jumpdet.simulate_events``: NIRCam-like full frames with
+snowballs (saturated cores in rings of jumps, plus ordinary hits and saturating
+stars) run with ``expand_large_events=True``; MIRI-like ramps with showers (faint
+extended steps around bright hits) run with ``find_showers=True``.  Every other
+parameter is the step's spec default (no CRDS parameter reference is used, so the
+NIRCam cases do *not* use the NIRCam ``pars-jumpstep`` values from CRDS); with
+jwst's spec defaults a snowball needs a saturated core of 1 pixel and a ring of 5
+(``min_sat_area``, ``min_jump_area``), is drawn ``expand_factor`` = 2 times larger,
+and a MIRI shower needs 90 pixels above 1.2 sigma after ring smoothing.
 """
+
+from __future__ import annotations
 
 import argparse
 import json
@@ -20,21 +34,50 @@ import sys
 import tempfile
 import textwrap
 from pathlib import Path
+from typing import NamedTuple
 
+
+class Case(NamedTuple):
+    """One benchmark input: ramp shape, step parameters, and how the ramp is simulated."""
+
+    shape: tuple[int, int, int, int]  # nints, ngroups, nrows, ncols
+    params: dict | None = None  # extra step parameters
+    events: dict | None = None  # None: isolated jumps; else simulate_events generator and arguments
+    instrument: tuple[str, str, str] = ("MIRI", "MIRIMAGE", "F1130W")  # name, detector, filter
+
+
+NIRCAM = ("NIRCAM", "NRCA1", "F200W")
+SNOWBALLS = {"expand_large_events": True}
+SHOWERS = {"find_showers": True}
+
+STANDARD = ("small", "nircam_1x10", "nircam_2x5", "miri_1x40", "tso_120x10", "large_1x60")
 CASES = {
-    # name: (nints, ngroups, nrows, ncols, extra step parameters)
-    "small": ((1, 10, 256, 256), {}),
-    "nircam_1x10": ((1, 10, 2048, 2048), {}),
-    "nircam_2x5": ((2, 5, 2048, 2048), {}),
-    "miri_1x40": ((1, 40, 1024, 1032), {}),
-    "tso_120x10": ((120, 10, 64, 256), {}),
-    "large_1x60": ((1, 60, 2048, 2048), {}),
+    "small": Case((1, 10, 256, 256)),
+    "nircam_1x10": Case((1, 10, 2048, 2048)),
+    "nircam_2x5": Case((2, 5, 2048, 2048)),
+    "miri_1x40": Case((1, 40, 1024, 1032)),
+    "tso_120x10": Case((120, 10, 64, 256)),
+    "large_1x60": Case((1, 60, 2048, 2048)),
+    "snowballs_1000": Case(
+        (1, 10, 2048, 2048), SNOWBALLS, {"generator": "snowball_ramp", "n_snowballs": 1000}, NIRCAM
+    ),
+    "snowballs_3000": Case(
+        (1, 10, 2048, 2048), SNOWBALLS, {"generator": "snowball_ramp", "n_snowballs": 3000}, NIRCAM
+    ),
+    "showers_20": Case((1, 40, 1024, 1032), SHOWERS, {"generator": "shower_ramp", "n_showers": 20}),
+    "showers_60": Case((1, 40, 1024, 1032), SHOWERS, {"generator": "shower_ramp", "n_showers": 60}),
 }
-DEFAULT_CASES = ["small", "nircam_1x10", "nircam_2x5", "miri_1x40", "tso_120x10"]
+GROUPS = {
+    "standard": list(STANDARD),
+    "large-events": ["snowballs_1000", "snowballs_3000", "showers_20", "showers_60"],
+    "all": list(CASES),
+}
+DEFAULT_CASES = list(STANDARD)
 
 WORKER = textwrap.dedent("""
     import json, sys, time
     import numpy as np
+    from jumpdet import simulate_events
     from jumpdet.simulate import simulate_ramp, to_ramp_model
     from stdatamodels.jwst.datamodels import GainModel, ReadnoiseModel
 
@@ -43,23 +86,42 @@ WORKER = textwrap.dedent("""
             if line.startswith(field):
                 return int(line.split()[1]) * 1024
 
-    shape, params, impl, out = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
-    sim = simulate_ramp(tuple(shape), seed=42, flux_dn_per_s=5.0, jump_fraction=0.002,
-                        jump_amplitude_dn=(50.0, 2000.0), saturation_dn=60000.0)
-    model = to_ramp_model(sim, subarray=("FULL", 1, 1))
-    refs = []
-    for cls, data in ((GainModel, sim.gain), (ReadnoiseModel, sim.read_noise)):
-        ref = cls(data=data)
-        ref.meta.instrument.name = "MIRI"
-        ref.meta.subarray.name = "FULL"
-        ref.meta.subarray.xstart = ref.meta.subarray.ystart = 1
-        ref.meta.subarray.ysize, ref.meta.subarray.xsize = data.shape
-        refs.append(ref)
-    del sim
+    def build(case, shape, seed, warm_up=False):
+        nints, ngroups, nrows, ncols = shape
+        events = dict(case["events"] or {})
+        if events:
+            generator = getattr(simulate_events, events.pop("generator"))
+            if warm_up:
+                events = {key: 1 for key in events}
+            sim = generator(nints=nints, ngroups=ngroups, shape=(nrows, ncols), seed=seed, **events)
+        else:
+            sim = simulate_ramp(tuple(shape), seed=seed, flux_dn_per_s=5.0, jump_fraction=0.002,
+                                jump_amplitude_dn=(50.0, 2000.0), saturation_dn=60000.0)
+        name, detector, filter_ = case["instrument"]
+        model = to_ramp_model(sim, instrument=name, detector=detector, filter=filter_)
+        refs = []
+        for cls, data in ((GainModel, sim.gain), (ReadnoiseModel, sim.read_noise)):
+            ref = cls(data=data)
+            ref.meta.instrument.name = name
+            ref.meta.subarray.name = "FULL"
+            ref.meta.subarray.xstart = ref.meta.subarray.ystart = 1
+            ref.meta.subarray.ysize, ref.meta.subarray.xsize = data.shape
+            refs.append(ref)
+        return model, refs
+
+    case, impl, out = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+    params = case["params"] or {}
     if impl == "jwst":
         from jwst.jump import JumpStep
     else:
         from jumpdet import JumpStep
+    # warm-up on a 64x64 ramp of the same kind, so that one-time costs of the process
+    # (lazy imports, loading compiled kernels) are reported apart from the timed call
+    warm_model, warm_refs = build(case, case["shape"][:2] + [64, 64], 1, warm_up=True)
+    start = time.perf_counter()
+    JumpStep.call(warm_model, override_gain=warm_refs[0], override_readnoise=warm_refs[1], **params)
+    warmup = time.perf_counter() - start
+    model, refs = build(case, case["shape"], 42)
     copy_bytes = model.data.nbytes + model.groupdq.nbytes + model.pixeldq.nbytes
     input_bytes = model.data.nbytes + model.groupdq.nbytes
     import gc; gc.collect()
@@ -71,21 +133,21 @@ WORKER = textwrap.dedent("""
     seconds = time.perf_counter() - start
     peak = status_kb("VmHWM:") - before
     np.save(out, result.groupdq)
-    print(json.dumps({"seconds": seconds, "peak_extra": peak, "copy_bytes": copy_bytes,
+    print(json.dumps({"seconds": seconds, "warmup": warmup, "peak_extra": peak, "copy_bytes": copy_bytes,
                       "input_bytes": input_bytes}))
 """)
 
 
-def run_one(shape, params, impl, out: Path) -> dict:
+def run_one(case: Case, impl: str, out: Path) -> dict:
     """One fresh process: build the ramp, run one implementation, report figures."""
     proc = subprocess.run(
-        [sys.executable, "-c", WORKER, json.dumps(shape), json.dumps(params), impl, str(out)],
+        [sys.executable, "-c", WORKER, json.dumps(case._asdict()), impl, str(out)],
         capture_output=True,
         text=True,
         check=False,
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"{impl} failed on {shape}:\n{proc.stderr[-3000:]}")
+        raise RuntimeError(f"{impl} failed on {case.shape}:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -93,57 +155,90 @@ def compare(name: str, workdir: Path) -> dict:
     """Run both implementations on one case and compare."""
     import numpy as np
 
-    shape, params = CASES[name]
-    figures = {
-        impl: run_one(shape, params, impl, workdir / f"{name}_{impl}.npy") for impl in ("jwst", "jumpdet")
-    }
+    case = CASES[name]
+    figures = {impl: run_one(case, impl, workdir / f"{name}_{impl}.npy") for impl in ("jwst", "jumpdet")}
     same = np.array_equal(np.load(workdir / f"{name}_jwst.npy"), np.load(workdir / f"{name}_jumpdet.npy"))
-    row = {"case": name, "shape": "x".join(map(str, shape)), "identical_groupdq": bool(same)}
+    row = {"case": name, "shape": "x".join(map(str, case.shape)), "identical_groupdq": bool(same)}
     for impl, f in figures.items():
         row[f"{impl}_s"] = f["seconds"]
+        row[f"{impl}_warmup_s"] = f["warmup"]
         row[f"{impl}_peak_mb"] = f["peak_extra"] / 1e6
         row[f"{impl}_beyond_copy_x_input"] = (f["peak_extra"] - f["copy_bytes"]) / f["input_bytes"]
     row["speedup"] = row["jwst_s"] / row["jumpdet_s"]
     return row
 
 
-def format_row(row: dict) -> str:
+def format_row(row: dict, width: int = 12) -> str:
     return (
-        f"{row['case']:<12} {row['shape']:>16} {row['jwst_s']:8.2f} {row['jumpdet_s']:8.2f} "
+        f"{row['case']:<{width}} {row['shape']:>16} {row['jwst_s']:8.2f} {row['jumpdet_s']:8.2f} "
         f"{row['speedup']:7.1f}x {row['jwst_peak_mb']:9.0f} {row['jumpdet_peak_mb']:9.0f} "
         f"{row['jwst_beyond_copy_x_input']:7.2f}x {row['jumpdet_beyond_copy_x_input']:7.2f}x "
-        f"{'yes' if row['identical_groupdq'] else 'NO':>5}"
+        f"{'yes' if row['identical_groupdq'] else 'NO':>5} "
+        f"{row['jwst_warmup_s']:7.2f} {row['jumpdet_warmup_s']:7.2f}"
     )
 
 
-HEADER = (
-    f"{'case':<12} {'shape':>16} {'jwst s':>8} {'ours s':>8} {'speed':>8} {'jwst MB':>9} "
-    f"{'ours MB':>9} {'jwst>cp':>8} {'ours>cp':>8} {'same':>5}"
-)
+def header(width: int = 12) -> str:
+    return (
+        f"{'case':<{width}} {'shape':>16} {'jwst s':>8} {'ours s':>8} {'speed':>8} {'jwst MB':>9} "
+        f"{'ours MB':>9} {'jwst>cp':>8} {'ours>cp':>8} {'same':>5} {'jwst 1st':>7} {'ours 1st':>7}"
+    )
+
+
+def selected(names: list[str]) -> list[str]:
+    """Case names with groups expanded, in order, without repeats."""
+    chosen: list[str] = []
+    for name in names:
+        for case in GROUPS.get(name, [name]):
+            if case not in chosen:
+                chosen.append(case)
+    return chosen
+
+
+def describe(name: str) -> str:
+    case = CASES[name]
+    parts = [name, "x".join(map(str, case.shape)), case.instrument[0]]
+    if case.events is not None:
+        parts.append(", ".join(f"{k}={v}" for k, v in case.events.items()))
+    if case.params:
+        parts.append(str(case.params))
+    return "  ".join(parts)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--cases", nargs="+", default=DEFAULT_CASES, choices=sorted(CASES))
-    parser.add_argument("--list", action="store_true", help="list the cases and exit")
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        default=DEFAULT_CASES,
+        choices=sorted([*CASES, *GROUPS]),
+        metavar="CASE",
+        help=f"cases or groups ({', '.join(GROUPS)}); default: {' '.join(DEFAULT_CASES)}",
+    )
+    parser.add_argument("--list", action="store_true", help="list the cases and groups and exit")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
     if args.list:
-        for name, (shape, params) in CASES.items():
-            print(name, "x".join(map(str, shape)), params or "")
+        for name in CASES:
+            print(("* " if name in DEFAULT_CASES else "  ") + describe(name))
+        for group, names in GROUPS.items():
+            print(f"group {group}: {' '.join(names)}")
+        print("(* = default)")
         return 0
+    names = selected(args.cases)
+    width = max(12, *(len(name) for name in names))
     from jumpdet.demo import configure_crds
 
     # jwst asks CRDS for its context even with overrides: use CRDS if configured, else a local cache
     print(f"CRDS: {configure_crds()}")
-    print(HEADER)
+    print(header(width))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name in args.cases:
+        for name in names:
             rows.append(compare(name, Path(tmp)))
-            print(format_row(rows[-1]), flush=True)
+            print(format_row(rows[-1], width), flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0 if all(r["identical_groupdq"] for r in rows) else 1
