@@ -100,10 +100,19 @@ def postprocess_rows(frame: FrameInputs, block: RowBlock, params: JumpParams) ->
     )
 
 
-def remove_jump_from_unusable_inplace(gdq: np.ndarray) -> None:
-    """Clear JUMP_DET where SATURATED or DO_NOT_USE is also set (jwst's final clean-up)."""
-    redundant = ((gdq & JUMP_DET) != 0) & ((gdq & UNUSABLE) != 0)
-    gdq[redundant] &= NOT_JUMP
+@njit(nogil=True, cache=True)
+def remove_jump_from_unusable_inplace(gdq):
+    """Clear JUMP_DET where SATURATED or DO_NOT_USE is also set (jwst's final clean-up).
+
+    ``gdq`` is a 4-D uint8 array (or a view of some rows); no temporaries.
+    """
+    nints, ngroups, nrows, ncols = gdq.shape
+    for i in range(nints):
+        for g in range(ngroups):
+            for r in range(nrows):
+                for c in range(ncols):
+                    if gdq[i, g, r, c] & UNUSABLE:
+                        gdq[i, g, r, c] &= NOT_JUMP
 
 
 @njit(nogil=True, cache=True)
@@ -124,7 +133,7 @@ def _finish_block(
             for g in range(ngroups):
                 for c in range(ncols):
                     n_primary += (gdq[i, g, r, c] & JUMP_DET) != 0
-    stats = _RowStatistics(nints * (ngroups - 1), ncols)
+    stats = _row_statistics_buffers(nints * (ngroups - 1), ncols)
     if neighbours:
         sources = List.empty_list(_POSITION)
         for r in range(max(start - 1, 0), min(stop + 1, nrows)):
@@ -140,17 +149,12 @@ def _finish_block(
             seen = gdq[:, :, r, :]
             m = _row_statistics(data, seen, gain, read_noise, nframes, r, pairs, stats)
             _flag_after_jumps(data, gdq, gain, r, m, stats, after)
-    for r in range(start, stop):
-        for i in range(nints):
-            for g in range(ngroups):
-                for c in range(ncols):
-                    if gdq[i, g, r, c] & UNUSABLE:
-                        gdq[i, g, r, c] &= NOT_JUMP
+    remove_jump_from_unusable_inplace(gdq[:, :, start:stop])
     return n_primary
 
 
 @njit(nogil=True, cache=True)
-def _RowStatistics(nvalues, ncols):
+def _row_statistics_buffers(nvalues, ncols):
     """Buffers for the statistics of the jumped pixels of one row (a tuple numba can pass)."""
     return (
         np.empty(ncols, dtype=np.int64),  # columns of the pixels with a jump
