@@ -6,6 +6,8 @@ which ends with ``max_flux_showers``) bit for bit on seeded synthetic ramps
 from :mod:`jumpdet.simulate_events`.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from astropy.convolution import Ring2DKernel
@@ -17,12 +19,13 @@ from stcal.jump.jump_class import JumpData
 from stdatamodels.jwst.datamodels import dqflags
 
 from jumpdet.flags import DO_NOT_USE, JUMP_DET, NO_GAIN_VALUE, REFERENCE_PIXEL, SATURATED
+from jumpdet.overlap_add import OverlapAddConvolution, _optimal_block
 from jumpdet.params import JumpParams
 from jumpdet.regions import filled_area_passes, find_regions
 from jumpdet.ring_smoothing import RingSmoother
 from jumpdet.showers import flag_showers_inplace
 from jumpdet.simulate_events import shower_ramp
-from jumpdet.snr_planes import nanmedian_last_axis
+from jumpdet.snr_planes import SnrSource, median_and_sigma, nanmedian_last_axis
 
 SHOWERS = JumpParams(find_showers=True, shower_groups_masked_after=5, max_shower_amplitude_e_per_group=16.65)
 
@@ -185,7 +188,8 @@ def test_identical_to_stcal_on_synthetic_showers(seed):
     ramp, gdq, pdq, gain, params = _random_case(seed)
     input_gdq = None if seed % 5 == 3 else ramp.groupdq  # two-point skipped: data not blanked
     expected, expected_count = stcal_showers(ramp.data, gdq, pdq, gain, ramp.read_noise, params, input_gdq)
-    out, count = ours(ramp.data, gdq, pdq, gain, ramp.read_noise, params, input_gdq, max_workers=1 + seed % 2)
+    data = ramp.data.astype(">f4") if seed % 3 == 1 else ramp.data  # FITS data may be big-endian
+    out, count = ours(data, gdq, pdq, gain, ramp.read_noise, params, input_gdq, max_workers=1 + seed % 2)
     assert count == expected_count
     assert_array_equal(out, expected)
 
@@ -256,3 +260,78 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_ring_smoothing_decides_values_at_the_threshold_as_jwst_does():
+    # a flat patch smooths to the threshold itself: those decisions are left to jwst's normalisation
+    rng = np.random.default_rng(5)
+    ratio = np.full((120, 128), 0.5, np.float32)
+    ratio[40:62, 50:72] = 1.2
+    ratio[rng.random(ratio.shape) < 0.03] = np.nan
+    ratio[45:55, 55:65] = np.float32(1.2) * np.float32(1 + 2**-22)  # and a part just above it
+    kernel = Ring2DKernel(1, 2.6).array
+    expected = passing_regions(stcal_jump.convolve_fast(ratio.copy(), kernel) > 1.2, 30)
+    emission = RingSmoother(kernel).emission(ratio.copy(), 1.2, 30)
+    assert expected.any()
+    assert_array_equal(passing_regions(emission, 30), expected)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_overlap_add_convolution_is_oaconvolve_bit_for_bit(seed):
+    from scipy.signal import oaconvolve
+
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(n) for n in rng.integers(12, 300, 2))
+    size = int(rng.choice([3, 5, 7, 9]))
+    kernel = Ring2DKernel(1, 2.6).array if seed % 3 == 0 else rng.random((size, size))
+    for dtype, mode in ((np.float32, "same"), (np.float64, "valid"), (np.float64, "same")):
+        values = (rng.normal(size=shape) * 10.0 ** rng.uniform(-3, 3)).astype(dtype)
+        expected = oaconvolve(values, kernel, mode=mode)
+        plan = OverlapAddConvolution(shape, kernel, mode)
+        pixels = rng.choice(expected.size, size=min(expected.size, 300), replace=False)
+        assert_array_equal(plan.at(values, pixels), expected.ravel()[pixels])
+        assert_array_equal(plan.at(values, np.arange(expected.size)), expected.ravel())
+
+
+def test_overlap_add_block_lengths_match_scipy():
+    from scipy.special import lambertw
+
+    for overlap in range(1, 400):
+        expected = -overlap * lambertw(-1 / (2 * np.e * overlap), k=-1).real
+        assert np.ceil(_optimal_block(overlap)) == np.ceil(expected)
+    # a plane too small for overlap-add takes fftconvolve's single transform
+    assert OverlapAddConvolution((20, 20), np.ones((9, 9)), "same").single
+
+
+@pytest.mark.parametrize(("nints", "ngroups"), [(1, 12), (3, 9), (1, 602)])
+def test_median_and_sigma_are_jwst_statistics(nints, ngroups):
+    rng = np.random.default_rng(ngroups)
+    shape = (6, 70) if ngroups < 600 else (2, 9)
+    data = np.cumsum(rng.normal(10, 3, (nints, ngroups, *shape)), axis=1).astype(np.float32)
+    gdq = rng.choice(np.array([0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 8], np.uint8), size=data.shape)
+    gdq[0, :, 0, 0] = DO_NOT_USE  # a pixel without a usable value
+    input_gdq = rng.choice(np.array([0, 0, 0, 1, 2], np.uint8), size=data.shape)
+    unusable = np.packbits((input_gdq & (SATURATED | DO_NOT_USE)) != 0, axis=-1)
+    gain = rng.uniform(1, 4, shape).astype(np.float32)
+    read_noise = rng.uniform(5, 9, shape).astype(np.float32)
+    electrons = data * gain
+    electrons[((gdq >= 1) & (gdq <= 5)) | ((input_gdq & (SATURATED | DO_NOT_USE)) != 0)] = np.nan
+    diffs = np.diff(electrons, axis=1).reshape(-1, *shape)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="All-NaN slice", category=RuntimeWarning)
+        expected = np.nanmedian(diffs, axis=0)
+    source = SnrSource(data, gdq, gain, unusable, np.zeros(shape, bool))
+    median, sigma = median_and_sigma(source, read_noise, 4)
+    assert_array_equal(median, expected)
+    assert_array_equal(sigma, np.sqrt(np.abs(expected) + (read_noise * gain) ** 2 / 4))
+
+
+def test_ring_smoothing_of_signed_values_is_jwst_convolution():
+    rng = np.random.default_rng(8)
+    ratio = (rng.normal(size=(64, 70)) + 1.0).astype(np.float32)  # negatives defeat the bound
+    ratio[rng.random(ratio.shape) < 0.05] = np.nan
+    kernel = Ring2DKernel(1, 2.6).array
+    expected = stcal_jump.convolve_fast(ratio.copy(), kernel) > 1.2
+    assert_array_equal(RingSmoother(kernel).emission(ratio.copy(), 1.2, 30), expected)
+    with pytest.raises(ValueError, match="float32"):
+        RingSmoother(kernel).emission(ratio.astype(np.float64), 1.2, 30)

@@ -7,18 +7,20 @@ for bit on seeded synthetic ramps from :mod:`jumpdet.simulate_events`.
 
 import numpy as np
 import pytest
+import skimage.draw
 import skimage.measure
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
+from scipy import ndimage
 from stcal.jump import jump as stcal_jump
 from stcal.jump.jump_class import JumpData
 from stdatamodels.jwst.datamodels import dqflags
 
-from jumpdet.ellipses import region_ellipses
+from jumpdet.ellipses import draw_window, region_ellipses
 from jumpdet.flags import DO_NOT_USE, JUMP_DET, SATURATED
 from jumpdet.params import JumpParams
-from jumpdet.regions import find_regions
+from jumpdet.regions import filled_area_passes, find_regions, flagged_pixels
 from jumpdet.simulate_events import snowball_ramp
 from jumpdet.snowballs import flag_snowballs_inplace
 
@@ -254,3 +256,50 @@ def test_regions_and_ellipses_match_skimage(seed, density):
         assert ellipses.axis1[k] == region.axis_minor_length - 1
         assert ellipses.axis2[k] == region.axis_major_length - 1
         assert ellipses.angle[k] == np.degrees(region.orientation)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(0.01, 0.7))
+def test_region_crops_and_filled_areas_match_skimage_and_scipy(seed, density):
+    rng = np.random.default_rng(seed)
+    mask = rng.random((40, 50)) < density
+    mask[10:20, 10:20] = True
+    mask[13:17, 13:17] = False  # a hole
+    table = find_regions(mask)
+    for label, region in enumerate(skimage.measure.regionprops(table.labels), start=1):
+        assert_array_equal(table.crop(label), region.image)
+        filled = ndimage.binary_fill_holes(region.image, np.ones((3, 3), bool))
+        expected = np.count_nonzero(filled) >= 12
+        assert (label in filled_area_passes(table, 12)) == expected
+
+
+def test_flagged_pixels_tests_the_bit_and_the_group_before():
+    rng = np.random.default_rng(0)
+    now, before = (rng.integers(0, 8, (30, 40)).astype(np.uint8) for _ in range(2))
+    assert_array_equal(flagged_pixels(now, SATURATED), np.flatnonzero(now & SATURATED))
+    expected = np.flatnonzero((now & SATURATED) & ~before & SATURATED)
+    assert_array_equal(flagged_pixels(now, SATURATED, before), expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(st.floats(-5, 70), st.integers(-5, 70).map(lambda n: n + 0.5)),  # .5: half to even
+    st.one_of(st.floats(-5, 60), st.integers(-5, 60).map(lambda n: n + 0.5)),
+    st.floats(0, 40),
+    st.floats(0, 40),
+    st.one_of(st.floats(-400, 400), st.sampled_from([0.0, -0.0, 90.0, -90.0, 180.0, -1e-15, 45.0])),
+)
+def test_ellipse_windows_are_skimage_drawings(x, y, axis1, axis2, angle):
+    shape = (64, 70)
+    rows, cols, mask = draw_window(x, y, axis1, axis2, angle, shape)
+    expected = np.zeros(shape, bool)
+    semi1, semi2 = round(axis1 / 2), round(axis2 / 2)
+    if semi1 and semi2:
+        col_c, row_c = round(x), round(y)
+        rr, cc = skimage.draw.ellipse(
+            row_c - rows.start, col_c - cols.start, semi2, semi1, mask.shape, np.radians(angle)
+        )
+        expected[rows, cols][rr, cc] = True
+    drawn = np.zeros(shape, bool)
+    drawn[rows, cols] = mask
+    assert_array_equal(drawn, expected)

@@ -5,10 +5,11 @@ jwst describes each large-event region by the ellipse of its second moments
 ``skimage.draw.ellipse``.  This module gives the very same numbers and
 pixels with less overhead: the moments come from skimage's own
 ``moments_central`` (its result depends on the BLAS, so it is not
-re-derived), the rest of ``regionprops``' arithmetic and the drawing are
-repeated operation for operation.  Ellipses follow jwst's convention: centre
-``x`` (column) and ``y`` (row), ``axis1`` = minor axis length - 1, ``axis2``
-= major axis length - 1 (full axes, pixels), ``angle`` in degrees.
+re-derived), the rest of ``regionprops``' arithmetic is repeated operation
+for operation, and so is the drawing, compiled, for many ellipses at once.
+Ellipses follow jwst's convention: centre ``x`` (column) and ``y`` (row),
+``axis1`` = minor axis length - 1, ``axis2`` = major axis length - 1 (full
+axes, pixels), ``angle`` in degrees.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from typing import NamedTuple
 
 import numpy as np
 import skimage.measure
+from numba import njit
 
 from .regions import RegionTable
 
-__all__ = ["Ellipses", "draw_window", "expanded_axes", "region_ellipses"]
+__all__ = ["Ellipses", "draw_ellipses", "draw_window", "expanded_axes", "region_ellipses"]
 
 
 class Ellipses(NamedTuple):
@@ -116,41 +118,93 @@ def draw_window(x, y, axis1, axis2, angle, shape) -> tuple[slice, slice, np.ndar
         The ellipse within the window.
     """
     col_c, row_c = round(x), round(y)
-    semi1, semi2 = round(axis1 / 2), round(axis2 / 2)
-    half = max(semi1, semi2) + 2
-    r0, r1 = max(row_c - half, 0), min(row_c + half + 1, shape[0])
-    c0, c1 = max(col_c - half, 0), min(col_c + half + 1, shape[1])
-    window = (max(r1 - r0, 0), max(c1 - c0, 0))
-    if semi1 != 0 and semi2 != 0:
-        mask = _ellipse_mask(row_c - r0, col_c - c0, semi2, semi1, window, np.radians(angle))
-    else:
-        mask = np.zeros(window, dtype=bool)
+    half = max(round(axis1 / 2), round(axis2 / 2)) + 2
+    r0, c0 = max(row_c - half, 0), max(col_c - half, 0)
+    r1, c1 = max(min(row_c + half + 1, shape[0]), r0), max(min(col_c + half + 1, shape[1]), c0)
+    mask = np.zeros((r1 - r0, c1 - c0), dtype=bool)
+    draw_ellipses(
+        mask[None].view(np.uint8), [x], [y], [axis1], [axis2], [angle], value=1, origin=(r0, c0, shape)
+    )
     return slice(r0, r1), slice(c0, c1), mask
 
 
-def _ellipse_mask(r: int, c: int, r_radius: int, c_radius: int, shape, rotation) -> np.ndarray:
-    """``skimage.draw.ellipse(r, c, r_radius, c_radius, shape, rotation)`` as a boolean image of ``shape``.
+def draw_ellipses(
+    target, x, y, axis1, axis2, angle, *, value: int, unless: int = 0, assign=False, origin=None
+) -> None:
+    """Draw ellipses into every plane of ``target`` in place, pixel for pixel as :func:`draw_window`.
 
-    The same bounding box and the same floating-point expression for every
-    pixel in it (integer centre and radii, as jwst passes them).
+    Parameters
+    ----------
+    target : (nplanes, nrows, ncols) uint8 ndarray
+        Each ellipse is drawn at the same pixels of every plane.
+    x, y, axis1, axis2, angle : (n,) float arrays
+        Ellipses in jwst's convention (full axes, degrees).
+    value : int
+        Assigned to the drawn pixels (``assign``) or OR-ed into them,
+        except where ``target & unless`` is set.
+    origin : (row, col, plane shape) or None
+        When ``target`` is a window of a larger plane: the plane pixel at
+        ``target[:, 0, 0]`` and the plane's shape (which clips the drawing).
     """
-    rotation = rotation % np.pi
-    cos, sin = np.cos(rotation), np.sin(rotation)
-    r_extent = abs(r_radius * cos) + c_radius * sin
-    c_extent = r_radius * sin + abs(c_radius * cos)
-    top, left = max(math.ceil(r - r_extent), 0), max(math.ceil(c - c_extent), 0)
-    bottom = min(math.floor(r + r_extent), shape[0] - 1)
-    right = min(math.floor(c + c_extent), shape[1] - 1)
-    mask = np.zeros(shape, dtype=bool)
-    if bottom < top or right < left:
-        return mask
-    rotation = rotation % np.pi  # skimage reduces it once more before drawing
-    cos, sin = np.cos(rotation), np.sin(rotation)
-    rr = (np.arange(bottom - top + 1, dtype=np.float64) - (r - top))[:, None]
-    cc = (np.arange(right - left + 1, dtype=np.float64) - (c - left))[None, :]
-    distances = ((rr * cos + cc * sin) / r_radius) ** 2 + ((rr * sin - cc * cos) / c_radius) ** 2
-    mask[top : bottom + 1, left : right + 1] = distances < 1
-    return mask
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if not x.size:
+        return
+    row0, col0, (nrows, ncols) = origin if origin is not None else (0, 0, target.shape[1:])
+    # the same roundings and trigonometry as skimage's, on the same float64 values
+    rotation = np.radians(np.asarray(angle, np.float64)) % np.pi
+    again = rotation % np.pi  # skimage reduces the rotation once more before drawing
+    _draw(
+        target,
+        (row0, col0, nrows, ncols),
+        np.round(y).astype(np.int64),
+        np.round(x).astype(np.int64),
+        np.round(np.asarray(axis2, np.float64) / 2).astype(np.int64),
+        np.round(np.asarray(axis1, np.float64) / 2).astype(np.int64),
+        np.stack([np.cos(rotation), np.sin(rotation), np.cos(again), np.sin(again)]),
+        np.uint8(value),
+        np.uint8(unless),
+        assign,
+    )
+
+
+@njit(cache=True, nogil=True)
+def _draw(target, frame, row_c, col_c, semi_r, semi_c, trig, value, unless, assign):
+    """jwst's ``ellipse_subim`` windows and ``skimage.draw.ellipse`` pixels, for many ellipses.
+
+    Every floating-point expression is skimage's, operation for operation
+    (integer centre and radii in the window's coordinates).  ``frame`` is
+    (plane row and column of ``target[:, 0, 0]``, plane rows, plane columns).
+    """
+    nplanes = target.shape[0]
+    row_off, col_off, nrows, ncols = frame
+    for k in range(row_c.size):
+        r_radius, c_radius = semi_r[k], semi_c[k]
+        if r_radius == 0 or c_radius == 0:
+            continue
+        half = max(r_radius, c_radius) + 2
+        r0, r1 = max(row_c[k] - half, 0), min(row_c[k] + half + 1, nrows)
+        c0, c1 = max(col_c[k] - half, 0), min(col_c[k] + half + 1, ncols)
+        r, c = row_c[k] - r0, col_c[k] - c0  # centre in the window
+        cos, sin = trig[0, k], trig[1, k]
+        r_extent = abs(r_radius * cos) + c_radius * sin
+        c_extent = r_radius * sin + abs(c_radius * cos)
+        top, left = max(math.ceil(r - r_extent), 0), max(math.ceil(c - c_extent), 0)
+        bottom = min(math.floor(r + r_extent), r1 - r0 - 1)
+        right = min(math.floor(c + c_extent), c1 - c0 - 1)
+        cos, sin = trig[2, k], trig[3, k]
+        for i in range(top, bottom + 1):
+            rr = np.float64(i - r)
+            for j in range(left, right + 1):
+                cc = np.float64(j - c)
+                along = (rr * cos + cc * sin) / r_radius
+                across = (rr * sin - cc * cos) / c_radius
+                if along * along + across * across < 1:
+                    y, x = r0 + i - row_off, c0 + j - col_off
+                    for p in range(nplanes):
+                        if assign:
+                            target[p, y, x] = value
+                        elif (target[p, y, x] & unless) == 0:
+                            target[p, y, x] |= value
 
 
 def expanded_axes(axis1, axis2, expansion, max_width) -> tuple[int, int]:

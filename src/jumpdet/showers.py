@@ -4,12 +4,14 @@ Reproduces the GROUPDQ and count of jwst 3.0's shower search
 (``stcal.jump.jump.find_faint_extended`` followed by ``max_flux_showers``)
 exactly, one group plane or row block at a time:
 
-* each group difference is turned into a signal-to-noise plane against the
-  pixel's median difference (or, with many integrations, against sigma-clipped
-  statistics of the same group in all integrations), computed in row blocks;
+* each group difference becomes a signal-to-noise plane against the pixel's
+  median difference (or, with many integrations, against sigma-clipped
+  statistics of the same group in all integrations): :mod:`jumpdet.snr_planes`;
 * the plane is smoothed with a ring kernel ignoring flagged pixels (jwst's
-  ``convolve_fast``: two ``scipy.signal.oaconvolve`` calls) and thresholded;
-  regions whose hole-filled area reaches ``extend_min_area`` are showers;
+  ``convolve_fast``: two ``scipy.signal.oaconvolve`` calls) and thresholded:
+  :mod:`jumpdet.ring_smoothing`; regions whose hole-filled area reaches
+  ``extend_min_area`` are showers (:mod:`jumpdet.regions`,
+  :mod:`jumpdet.ellipses`);
 * found ellipses are expanded by ``extend_ellipse_expand_ratio`` and OR-ed as
   ``JUMP_DET`` into that group and ``shower_groups_masked_after`` later ones,
   except on saturated pixels; a pixel whose mean group difference changes by
@@ -18,9 +20,9 @@ exactly, one group plane or row block at a time:
 
 The FFT smoothing dominates jwst's time.  Its result is needed bit for bit
 only where a shower could be, so every plane first gets a cheap direct sum
-over the ring with a rigorous error bound (:class:`RingSmoother`); planes in
-which no region of the thresholded upper bound is large enough provably hold
-no shower and skip the FFTs.
+over the ring with a rigorous error bound; planes in which no region of the
+thresholded upper bound is large enough provably hold no shower and skip the
+FFTs, and the others transform only the blocks around the candidate regions.
 """
 
 from __future__ import annotations
@@ -165,7 +167,9 @@ def _validate(data, gdq, pixeldq, gain, read_noise, input_unusable) -> None:
 
 def _count_all_dnu_groups(gdq) -> int:
     """Groups in which every pixel carries DO_NOT_USE (jwst's count_dnu_groups)."""
-    return sum(bool(np.all(gdq[i, g] & DO_NOT_USE)) for i in range(gdq.shape[0]) for g in range(gdq.shape[1]))
+    planes = (gdq[i, g] for i in range(gdq.shape[0]) for g in range(gdq.shape[1]))
+    # most groups fail on their first pixel: test it before the whole plane
+    return sum(bool(plane.flat[0] & DO_NOT_USE) and bool(np.all(plane & DO_NOT_USE)) for plane in planes)
 
 
 def _first_good_group(cube, refpix) -> int:

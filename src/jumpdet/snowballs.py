@@ -5,14 +5,15 @@ Reproduces the GROUPDQ and count of jwst 3.0's snowball search
 per-group 2-D planes, without its per-ellipse scans of whole planes:
 
 * groups with neither a jump nor a newly saturated pixel are skipped;
-* regions are labelled once per plane and measured for all labels at once
-  (:mod:`jumpdet.ellipses`); exact ``regionprops`` ellipses are computed only
-  for jump regions that become snowballs and saturated regions large enough
-  to be extended;
+* only the flagged pixels of a plane are gathered, labelled and measured,
+  all regions at once (:mod:`jumpdet.regions`); exact ``regionprops``
+  ellipses (:mod:`jumpdet.ellipses`) are computed only for jump regions that
+  become snowballs and saturated regions large enough to be extended;
 * the test "is a saturated centre inside this jump ellipse" is first made
   for all pairs at once with a conservative radius (centres sorted by
   column), and only the surviving pairs get jwst's exact floating-point test;
-* every ellipse is drawn into its own small window.
+* each group's ellipses are drawn in one compiled pass, each in its own
+  small window as jwst draws it.
 
 jwst behaviour kept on purpose, for parity: the
 edge band uses the number of *rows* for both axes; extending a saturated core
@@ -27,7 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .ellipses import Ellipses, draw_window, expanded_axes, region_ellipses
+from .ellipses import Ellipses, draw_ellipses, expanded_axes, region_ellipses
 from .flags import JUMP_DET, SATURATED
 from .params import JumpParams
 from .regions import RegionTable, filled_area_passes, flagged_pixels, regions_of_pixels
@@ -232,31 +233,27 @@ def _extend_saturation(cube, group, table, labels, params, cores) -> None:
     _, semi_minor = _approx_semi_axes(table)
     # jwst compares the minor axis length - 1 with the radius limit
     big = labels[2.0 * semi_minor[labels] + _MARGIN_PX > params.min_sat_radius_extend]
-    ellipses = region_ellipses(table, big)
-    shape = cube.shape[1:]
-    for k in range(big.size):
-        a1, a2 = ellipses.axis1[k], ellipses.axis2[k]
-        if not min(a2, a1) > params.min_sat_radius_extend:
-            continue
-        x, y, angle = ellipses.x[k], ellipses.y[k], ellipses.angle[k]
-        width = params.max_extended_width_px
-        rows, cols, mask = draw_window(
-            x, y, min(a1 + params.sat_expand_px, width), min(a2 + params.sat_expand_px, width), angle, shape
-        )
-        cube[group:, rows, cols][:, mask] = SATURATED
-        if cores is not None:
-            rows, cols, mask = draw_window(x, y, a1, a2, angle, shape)
-            cores[rows, cols] |= mask
+    cores_found = region_ellipses(table, big)
+    cores_found = cores_found.take(
+        np.minimum(cores_found.axis1, cores_found.axis2) > params.min_sat_radius_extend
+    )
+    x, y, a1, a2, angle = cores_found
+    width = params.max_extended_width_px
+    grown1, grown2 = (
+        np.minimum(a1 + params.sat_expand_px, width),
+        np.minimum(a2 + params.sat_expand_px, width),
+    )
+    draw_ellipses(cube[group:], x, y, grown1, grown2, angle, value=SATURATED, assign=True)
+    if cores is not None:
+        draw_ellipses(cores[None].view(np.uint8), x, y, a1, a2, angle, value=1)
 
 
 def _draw_snowballs(plane: np.ndarray, snowballs: Ellipses, params: JumpParams) -> None:
     """OR JUMP_DET into expanded snowball ellipses, except on saturated pixels."""
-    for k in range(snowballs.x.size):
-        semi1, semi2 = expanded_axes(
-            snowballs.axis1[k], snowballs.axis2[k], params.expand_factor, params.max_extended_width_px
-        )
-        rows, cols, mask = draw_window(
-            snowballs.x[k], snowballs.y[k], 2 * semi1, 2 * semi2, snowballs.angle[k], plane.shape
-        )
-        window = plane[rows, cols]
-        window[mask & ((window & SATURATED) == 0)] |= np.uint8(JUMP_DET)
+    semi = [
+        expanded_axes(a1, a2, params.expand_factor, params.max_extended_width_px)
+        for a1, a2 in zip(snowballs.axis1.tolist(), snowballs.axis2.tolist(), strict=True)
+    ]
+    full = 2 * np.array(semi, dtype=np.float64).reshape(-1, 2)
+    x, y, angle = snowballs.x, snowballs.y, snowballs.angle
+    draw_ellipses(plane[None], x, y, full[:, 0], full[:, 1], angle, value=JUMP_DET, unless=SATURATED)

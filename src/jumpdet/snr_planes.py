@@ -25,6 +25,7 @@ from astropy.utils.exceptions import AstropyUserWarning
 from numba import njit
 
 from .flags import DO_NOT_USE, JUMP_DET, SATURATED
+from .medians import sort_usable_columns, sorting_network
 
 __all__ = ["SnrSource", "clipped_stats", "median_and_sigma", "nanmedian_last_axis"]
 
@@ -57,9 +58,10 @@ class SnrSource:
 
     def ratio(self, intg, group, median, sigma) -> np.ndarray:
         """``|difference - median| / sigma`` of one group (float32), NaN where ignored or blank."""
+        # FITS data may be big-endian: native float32 copies of one plane at a time
         return _ratio_plane(
-            self.data[intg, group],
-            self.data[intg, group - 1],
+            self.data[intg, group].astype(np.float32, copy=False),
+            self.data[intg, group - 1].astype(np.float32, copy=False),
             self.gdq[intg, group],
             self.gdq[intg, group - 1],
             self.unusable[intg, group],
@@ -124,16 +126,23 @@ def _ratio_plane(now, before, dq_now, dq_before, un_now, un_before, gain, median
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _pixel_differences(data, gdq, unusable, gain, row0, row1):
-    """First differences of rows ``row0:row1``, one pixel per row: (npixels, nints * (ngroups - 1))."""
+def _median_rows(data, gdq, unusable, gain, row0, row1, pairs, long):
+    """``nanmedian_last_axis`` of every pixel's first differences (all integrations), rows ``row0:row1``.
+
+    Each image row's differences, (nints * (ngroups - 1), ncols), are sorted
+    column-wise with a sorting network (:func:`jumpdet.medians.sort_usable_columns`,
+    NaNs last) and the median of the usable values taken in float32 as numpy does.
+    """
     nints, ngroups, _, ncols = data.shape
     ndiffs = nints * (ngroups - 1)
-    out = np.empty(((row1 - row0) * ncols, ndiffs), dtype=np.float32)
+    out = np.empty((row1 - row0, ncols), dtype=np.float32)
     diffs = np.empty((ndiffs, ncols), dtype=np.float32)
+    ordered = np.empty((ndiffs, ncols), dtype=np.float32)
+    count = np.empty(ncols, dtype=np.int64)
     previous = np.empty(ncols, dtype=np.float32)
     current = np.empty(ncols, dtype=np.float32)
     blank = np.empty(ncols, dtype=np.bool_)
-    nan = np.float32(np.nan)
+    nan, two = np.float32(np.nan), np.float32(2)
     for r in range(row0, row1):
         g_row = gain[r]
         for i in range(nints):
@@ -148,10 +157,17 @@ def _pixel_differences(data, gdq, unusable, gain, row0, row1):
                     for c in range(ncols):
                         target[c] = current[c] - previous[c]
                 previous, current = current, previous
-        base = (r - row0) * ncols
-        for c in range(ncols):  # transpose: one pixel's differences per output row
-            for k in range(ndiffs):
-                out[base + c, k] = diffs[k, c]
+        sort_usable_columns(diffs, ordered, count, pairs)
+        medians = out[r - row0]
+        for c in range(ncols):
+            n = count[c]
+            if n == 0:
+                medians[c] = nan
+                continue
+            high = n // 2
+            odd = n % 2 == 1
+            low = ordered[high, c] if odd else ordered[high - 1, c]
+            medians[c] = low if (long and odd) else (low + ordered[high, c]) / two
     return out
 
 
@@ -193,13 +209,16 @@ def nanmedian_last_axis(values: np.ndarray) -> np.ndarray:
 def median_and_sigma(source: SnrSource, read_noise, nframes: int, run=map):
     """Per-pixel median difference over all integrations and its noise (float32 planes)."""
     nints, ngroups, nrows, ncols = source.data.shape
-    blocks = source.row_blocks(2 * nints * ngroups)
+    blocks = [slice(r, min(r + 64, nrows)) for r in range(0, nrows, 64)]  # tasks for threads
+    ndiffs = nints * (ngroups - 1)
+    pairs = sorting_network(ndiffs)
 
     def block_median(rows):
         data, gdq, unusable, gain = source.data, source.gdq, source.unusable, source.gain
-        diffs = _pixel_differences(data, gdq, unusable, gain, rows.start, rows.stop)
-        diffs.sort(axis=-1)
-        return _median_of_sorted(diffs, diffs.shape[1] >= 600).reshape(-1, ncols)
+        if data.dtype != np.float32:  # e.g. big-endian FITS data: a native copy of these rows only
+            data, gdq, unusable, gain = (a[..., rows, :] for a in (data, gdq, unusable, gain))
+            data, rows = data.astype(np.float32), slice(0, rows.stop - rows.start)
+        return _median_rows(data, gdq, unusable, gain, rows.start, rows.stop, pairs, ndiffs >= 600)
 
     median = np.empty((nrows, ncols), np.float32)
     for rows, values in zip(blocks, run(block_median, blocks), strict=True):
