@@ -217,3 +217,15 @@ def test_data_of_any_float_type_or_byte_order_gives_the_same_flags(dtype):
     )
     assert_array_equal(other.groupdq, native.groupdq)
     assert native.groupdq[0, 4, 3, 3] & flags.JUMP_DET and native.groupdq[1, 6, 8, 9] & flags.JUMP_DET
+
+
+def test_a_group_is_all_do_not_use_only_when_every_pixel_is():
+    from jumpdet.plan import all_do_not_use_groups
+
+    gdq = np.zeros((2, 4, 3, 5), dtype=np.uint8)
+    gdq[0, 1] = flags.DO_NOT_USE  # every pixel
+    gdq[1, 2] = flags.DO_NOT_USE | flags.SATURATED
+    gdq[1, 3] = flags.DO_NOT_USE
+    gdq[1, 3, 2, 4] = flags.SATURATED  # the last pixel is usable
+    expected = [[False, True, False, False], [False, False, True, False]]
+    assert_array_equal(all_do_not_use_groups(gdq), expected)

@@ -106,3 +106,24 @@ def test_sorting_network_sorts_every_zero_one_input_of_small_sizes():
         out, count = np.empty_like(inputs), np.empty(inputs.shape[1], dtype=np.int64)
         sort_usable_columns(inputs, out, count, sorting_network(n))
         assert_array_equal(out, np.sort(inputs, axis=0))
+
+
+long_values = st.one_of(
+    arrays(np.float32, st.integers(200, 1500), elements=st.one_of(float32_or_nan, tie_prone)),
+    # sorted or reversed input, where a sample misplaces the bracket most easily
+    arrays(np.float32, st.integers(200, 1500), elements=st.floats(-1e3, 1e3, width=32)).map(np.sort),
+    arrays(np.float32, st.integers(200, 1500), elements=st.floats(-1e3, 1e3, width=32)).map(
+        lambda a: np.sort(a)[::-1].copy()
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(long_values)
+def test_usable_median_of_long_ramps_equals_numpy_nanmedian_and_keeps_the_input(values):
+    from jumpdet.medians import usable_median
+
+    original = values.copy()
+    expected = np.nanmedian(values.astype(np.float64)) if not np.isnan(values).all() else np.nan
+    assert_array_equal(usable_median(values, np.empty_like(values)), expected)
+    assert_array_equal(values, original)

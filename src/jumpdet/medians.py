@@ -31,6 +31,7 @@ __all__ = [
     "median_of_sorted",
     "sort_usable_columns",
     "sorting_network",
+    "usable_median",
 ]
 
 # Above this many values a sorting network costs more than sorting each column.
@@ -85,7 +86,58 @@ def median(a, n):
     high = np.float64(kth_smallest(a, n, n // 2))
     if n % 2:
         return high
-    return (np.float64(kth_smallest(a, n, n // 2 - 1)) + high) / 2.0
+    # selection leaves every value below position n // 2 no larger than the
+    # one there, so the lower middle value is their maximum: a scan, not a
+    # second selection
+    low = a[0]
+    for i in range(1, n // 2):
+        low = max(low, a[i])
+    return (np.float64(low) + high) / 2.0
+
+
+# Long selections first narrow the search to a bracket of values around the
+# median, estimated from a sample (Floyd and Rivest's idea): one branch-free
+# pass then leaves about a quarter of the values to select from.
+_SAMPLE = 64
+_BRACKET = 10  # sample ranks either side of the sample's middle
+_BRACKET_MIN_VALUES = 256
+
+
+@njit(nogil=True, cache=True)
+def usable_median(values, scratch):
+    """Median of the non-NaN entries of ``values`` in float64, NaN if there are none.
+
+    Equal to ``np.nanmedian`` on the values promoted to float64 (order
+    statistics do not depend on how they are found). ``values`` is left
+    unchanged; ``scratch`` (float32, at least as long) is overwritten.
+    """
+    n = copy_usable(values, scratch)
+    if n < _BRACKET_MIN_VALUES:
+        return median(scratch, n)
+    sample = np.empty(_SAMPLE, dtype=scratch.dtype)
+    step = n // _SAMPLE
+    for t in range(_SAMPLE):
+        sample[t] = scratch[t * step]
+    insertion_sort(sample, _SAMPLE)
+    low, high = sample[_SAMPLE // 2 - 1 - _BRACKET], sample[_SAMPLE // 2 + _BRACKET]
+    below = 0
+    kept = 0
+    for i in range(n):  # branch-free: the write always happens, the index moves when kept
+        v = scratch[i]
+        below += v < low
+        scratch[kept] = v
+        kept += (v >= low) & (v <= high)
+    upper_rank = n // 2 - below
+    lower_rank = upper_rank - 1 + n % 2
+    if lower_rank < 0 or upper_rank >= kept:  # the sample missed the median (rare): start over
+        return median(scratch, copy_usable(values, scratch))
+    middle = np.float64(kth_smallest(scratch, kept, upper_rank))
+    if n % 2:
+        return middle
+    lower = scratch[0]  # the lower middle value: the largest below the selected one
+    for i in range(1, upper_rank):
+        lower = max(lower, scratch[i])
+    return (np.float64(lower) + middle) / 2.0
 
 
 @njit(nogil=True, cache=True)

@@ -10,6 +10,7 @@ frame), so they are gathered here once, before any tile is processed.
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from .flags import DO_NOT_USE
 from .params import JumpParams
@@ -38,20 +39,29 @@ class DetectionPlan:
     total_usable_groups: int
 
 
-def all_do_not_use_groups(gdq: np.ndarray, rows_per_chunk: int = 256) -> np.ndarray:
+@njit(nogil=True, cache=True)
+def all_do_not_use_groups(gdq: np.ndarray) -> np.ndarray:
     """Per (integration, group): is every pixel flagged DO_NOT_USE?
 
-    Reads GROUPDQ a chunk of rows at a time so no full-size temporary is made.
+    Each group is scanned only until its first usable pixel, which in real
+    data is the first pixel: no temporaries, and no pass over the exposure.
 
     Returns
     -------
     (nints, ngroups) bool ndarray
     """
-    nints, ngroups, nrows, _ = gdq.shape
-    result = np.ones((nints, ngroups), dtype=bool)
-    for start in range(0, nrows, rows_per_chunk):
-        chunk = gdq[:, :, start : start + rows_per_chunk]
-        result &= np.all((chunk & DO_NOT_USE) != 0, axis=(2, 3))
+    nints, ngroups, nrows, ncols = gdq.shape
+    result = np.ones((nints, ngroups), dtype=np.bool_)
+    for i in range(nints):
+        for g in range(ngroups):
+            plane = gdq[i, g]
+            for r in range(nrows):
+                if not result[i, g]:
+                    break
+                for c in range(ncols):
+                    if not plane[r, c] & DO_NOT_USE:
+                        result[i, g] = False
+                        break
     return result
 
 

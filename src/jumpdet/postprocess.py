@@ -22,7 +22,7 @@ from numba import njit, types
 from numba.typed import List
 
 from .flags import JUMP_DET
-from .medians import copy_usable, median, median_of_sorted, sort_usable_columns, sorting_network
+from .medians import median_of_sorted, sort_usable_columns, sorting_network, usable_median
 from .params import JumpParams
 from .twopoint import UNUSABLE, electrons, read_variance, sigma_from_median
 
@@ -158,11 +158,15 @@ def _row_statistics_buffers(nvalues, ncols):
     """Buffers for the statistics of the jumped pixels of one row (a tuple numba can pass)."""
     return (
         np.empty(ncols, dtype=np.int64),  # columns of the pixels with a jump
-        np.empty((nvalues, ncols), dtype=np.float32),  # their differences
-        np.empty((nvalues, ncols), dtype=np.float32),  # sorted
+        # their differences, and sorted: flat, so that the (nvalues, m) views of the
+        # m pixels with a jump are contiguous, which lets the compiler vectorise the sort
+        np.empty(nvalues * ncols, dtype=np.float32),
+        np.empty(nvalues * ncols, dtype=np.float32),
         np.empty(ncols, dtype=np.int64),  # usable counts
         np.empty(ncols),  # median difference
         np.empty(ncols),  # sigma
+        np.empty(nvalues, dtype=np.float32),  # one pixel's usable differences, for selection
+        np.empty(ncols, dtype=np.uint8),  # whether each pixel of the row has a jump
     )
 
 
@@ -170,42 +174,43 @@ def _row_statistics_buffers(nvalues, ncols):
 def _row_statistics(data, seen, gain, read_noise, nframes, r, pairs, stats):
     """Median difference and sigma of every pixel of row ``r`` that has a jump; returns their number.
 
-    The pixels are sorted together by the sorting network, as in the search.
+    The differences are gathered group by group, so each read runs along the
+    row (a pixel's groups lie a frame apart). Up to the network's limit the
+    pixels are sorted together by the sorting network, as in the search;
+    longer ramps take one selection per pixel in a contiguous buffer.
     """
-    cols, diffs, sorted_diffs, count, centre, sigma = stats
+    cols, diffs_buffer, sorted_buffer, count, centre, sigma, one_pixel, jumped = stats
     nints, ngroups, ncols = seen.shape
+    nvalues = nints * (ngroups - 1)
+    jumped[:] = 0  # any JUMP_DET after the first group
+    for i in range(nints):
+        for g in range(1, ngroups):
+            flags = seen[i, g]
+            for c in range(ncols):  # along the row: a pixel's groups lie a frame apart
+                jumped[c] |= flags[c] & JUMP_DET
     m = 0
     for c in range(ncols):
-        for i in range(nints):
-            if _has_jump(seen, i, c):
-                cols[m] = c
-                m += 1
-                break
-    for j in range(m):
-        c = cols[j]
-        for i in range(nints):
-            for g in range(1, ngroups):
-                diffs[i * (ngroups - 1) + g - 1, j] = _difference(data, seen, gain, i, g, r, c)
-    network = pairs.shape[0] > 0 or diffs.shape[0] < 2
+        if jumped[c]:
+            cols[m] = c
+            m += 1
+    diffs = diffs_buffer[: nvalues * m].reshape((nvalues, m))
+    sorted_diffs = sorted_buffer[: nvalues * m].reshape((nvalues, m))
+    for i in range(nints):
+        for g in range(1, ngroups):
+            k = i * (ngroups - 1) + g - 1
+            for j in range(m):
+                diffs[k, j] = _difference(data, seen, gain, i, g, r, cols[j])
+    network = pairs.shape[0] > 0 or nvalues < 2
     if network:
-        sort_usable_columns(diffs[:, :m], sorted_diffs[:, :m], count[:m], pairs)
+        sort_usable_columns(diffs, sorted_diffs, count[:m], pairs)
     for j in range(m):
         c = cols[j]
         if network:
             centre[j] = median_of_sorted(sorted_diffs[:, j], count[j])
         else:  # long ramps: one selection beats a full sort
-            centre[j] = median(sorted_diffs[:, j], copy_usable(diffs[:, j], sorted_diffs[:, j]))
+            centre[j] = usable_median(diffs[:, j], one_pixel)
         sigma[j] = sigma_from_median(centre[j], read_variance(read_noise[r, c], gain[r, c], nframes))
     return m
-
-
-@njit(nogil=True, cache=True)
-def _has_jump(seen, i, c):
-    # a loop, not any(generator): numba compiles loops
-    for g in range(1, seen.shape[1]):  # noqa: SIM110
-        if seen[i, g, c] & JUMP_DET:
-            return True
-    return False
 
 
 @njit(nogil=True, cache=True)
@@ -238,13 +243,14 @@ def _collect_neighbour_sources(data, seen, gain, r, m, stats, low, high, sources
 
     Collected before any neighbour is flagged: flags set here are never sources.
     """
-    cols, _, _, _, centre, sigma = stats
+    cols, _, _, _, centre, sigma, _, _ = stats
     nints, ngroups = seen.shape[:2]
-    for j in range(m):
-        c = cols[j]
-        for i in range(nints):
-            for g in range(1, ngroups):
-                if seen[i, g, c] & JUMP_DET:
+    for i in range(nints):
+        for g in range(1, ngroups):
+            flags = seen[i, g]
+            for j in range(m):  # along the row: a pixel's groups lie a frame apart
+                c = cols[j]
+                if flags[c] & JUMP_DET:
                     d = _difference(data, seen, gain, i, g, r, c)
                     if low < abs(np.float64(d) - centre[j]) / sigma[j] < high:
                         sources.append((i, g, r, c))
@@ -258,7 +264,7 @@ def _flag_after_jumps(data, gdq, gain, r, m, stats, after):
     flags the next ``after[k, 1]`` groups; the longer reach wins. All jumps
     are measured before any group is flagged.
     """
-    cols, _, _, _, centre, _ = stats
+    cols, _, _, _, centre, _, _, _ = stats
     nints, ngroups = gdq.shape[:2]
     seen = gdq[:, :, r, :]
     reach = np.zeros((nints, ngroups), dtype=np.int64)

@@ -16,7 +16,6 @@ from stdatamodels.jwst.datamodels import RampModel
 from .crds_access import crds_problem, translate_crds_exit
 from .detect import JumpStats, detect_jumps_inplace
 from .params import params_from_step
-from .plan import all_do_not_use_groups
 from .references import load_references
 
 __all__ = ["JumpStep", "resolve_cores"]
@@ -197,9 +196,8 @@ def _record_rates(model, stats: JumpStats) -> None:
     integration, are not exposure. (The arithmetic order is jwst's, so the
     floats are identical.)
     """
-    nints, ngroups, nrows, ncols = model.data.shape
-    flagged_groups = int(all_do_not_use_groups(model.groupdq).sum())
-    usable_groups = nints * ngroups - flagged_groups - nints
+    nints, _, nrows, ncols = model.data.shape
+    usable_groups = stats.plan.total_usable_groups - nints
     if usable_groups < 1:
         return
     exposure = (model.meta.exposure.group_time * usable_groups) * (nrows * ncols)
