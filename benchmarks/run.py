@@ -16,7 +16,10 @@ model copy divided by the input size (data + GROUPDQ), and whether GROUPDQ is id
 "process" is the speed ratio of the time spent inside each step's ``process`` (which
 opens and deep-copies the model, loads the references and detects), and "fixed" the
 seconds of the call spent outside it in stpipe (a ``gc.collect()`` and logging; the
-smaller of the two), a floor that bounds the call's ratio on small inputs.
+smaller of the two), a floor that bounds the call's ratio on small inputs. With
+snowballs or showers, the seconds of each large-event stage (stcal's ``flag_large_events``
+and ``find_faint_extended``; jumpdet's ``flag_snowballs_inplace`` and
+``flag_showers_inplace``) and their ratio follow the row.
 
 Standard cases are ramps with isolated jumps (``jumpdet.simulate.simulate_ramp``).
 Large-event cases use ``jumpdet.simulate_events``: NIRCam-like full frames with
@@ -134,17 +137,32 @@ WORKER = textwrap.dedent("""
         from jwst.jump import JumpStep
     else:
         from jumpdet import JumpStep
+
+    def timed(owner, name, spent):
+        # wrap owner.name so that every call's seconds are appended to spent
+        original = getattr(owner, name)
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent.append(time.perf_counter() - start)
+        setattr(owner, name, wrapper)
+
     # the time inside the step's own process() (both open and copy the model there),
     # so the call's fixed costs of stpipe (gc.collect, logging) can be shown apart
-    inside = []
-    process = JumpStep.process
-    def timed_process(self, *args):
-        start = time.perf_counter()
-        try:
-            return process(self, *args)
-        finally:
-            inside.append(time.perf_counter() - start)
-    JumpStep.process = timed_process
+    inside, large_events = [], []
+    timed(JumpStep, "process", inside)
+    # the large-event stage: stcal's two functions, called by name from stcal.jump.jump,
+    # and jumpdet's two entry points, imported from their modules when they run
+    if impl == "jwst":
+        import stcal.jump.jump as stcal_jump
+        stages = [(stcal_jump, "flag_large_events"), (stcal_jump, "find_faint_extended")]
+    else:
+        import jumpdet.showers, jumpdet.snowballs
+        stages = [(jumpdet.snowballs, "flag_snowballs_inplace"), (jumpdet.showers, "flag_showers_inplace")]
+    for owner, name in stages:
+        timed(owner, name, large_events)
     # warm-up on a 64x64 ramp of the same kind, so that one-time costs of the process
     # (lazy imports, loading compiled kernels) are reported apart from the timed call
     warm_model, warm_refs = build(case, case["shape"][:2] + [64, 64], 1, warm_up=True)
@@ -155,6 +173,7 @@ WORKER = textwrap.dedent("""
     copy_bytes = model.data.nbytes + model.groupdq.nbytes + model.pixeldq.nbytes
     input_bytes = model.data.nbytes + model.groupdq.nbytes
     import gc; gc.collect()
+    large_events.clear()
     before = status_kb("VmRSS:")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset the peak-RSS high-water mark
@@ -163,8 +182,9 @@ WORKER = textwrap.dedent("""
     seconds = time.perf_counter() - start
     peak = status_kb("VmHWM:") - before
     np.save(out, result.groupdq)
-    print(json.dumps({"seconds": seconds, "process": inside[-1], "warmup": warmup, "peak_extra": peak,
-                      "copy_bytes": copy_bytes, "input_bytes": input_bytes}))
+    print(json.dumps({"seconds": seconds, "process": inside[-1], "warmup": warmup,
+                      "large_events": sum(large_events) if large_events else None,
+                      "peak_extra": peak, "copy_bytes": copy_bytes, "input_bytes": input_bytes}))
 """)
 
 
@@ -193,11 +213,14 @@ def compare(name: str, workdir: Path, cores: str = "1") -> dict:
     for impl, f in figures.items():
         row[f"{impl}_s"] = f["seconds"]
         row[f"{impl}_process_s"] = f["process"]
+        row[f"{impl}_large_events_s"] = f["large_events"]
         row[f"{impl}_warmup_s"] = f["warmup"]
         row[f"{impl}_peak_mb"] = f["peak_extra"] / 1e6
         row[f"{impl}_beyond_copy_x_input"] = (f["peak_extra"] - f["copy_bytes"]) / f["input_bytes"]
     row["speedup"] = row["jwst_s"] / row["jumpdet_s"]
     row["process_speedup"] = row["jwst_process_s"] / row["jumpdet_process_s"]
+    if row["jwst_large_events_s"] is not None and row["jumpdet_large_events_s"] is not None:
+        row["large_events_speedup"] = row["jwst_large_events_s"] / row["jumpdet_large_events_s"]
     # stpipe's fixed cost around process() (a gc.collect, logging), paid by both
     row["framework_s"] = min(
         row["jwst_s"] - row["jwst_process_s"], row["jumpdet_s"] - row["jumpdet_process_s"]
@@ -212,7 +235,17 @@ def format_row(row: dict, width: int = 12) -> str:
         f"{row['jwst_peak_mb']:9.0f} {row['jumpdet_peak_mb']:9.0f} "
         f"{row['jwst_beyond_copy_x_input']:7.2f}x {row['jumpdet_beyond_copy_x_input']:7.2f}x "
         f"{'yes' if row['identical_groupdq'] else 'NO':>5} "
-        f"{row['jwst_warmup_s']:7.2f} {row['jumpdet_warmup_s']:7.2f}"
+        f"{row['jwst_warmup_s']:7.2f} {row['jumpdet_warmup_s']:7.2f}" + _large_events_columns(row)
+    )
+
+
+def _large_events_columns(row: dict) -> str:
+    """Seconds of each implementation's large-event stage and their ratio, when it ran."""
+    if "large_events_speedup" not in row:
+        return ""
+    return (
+        f"   events: jwst {row['jwst_large_events_s']:.2f} s, ours {row['jumpdet_large_events_s']:.3f} s, "
+        f"{row['large_events_speedup']:.1f}x"
     )
 
 

@@ -229,3 +229,12 @@ def test_a_group_is_all_do_not_use_only_when_every_pixel_is():
     gdq[1, 3, 2, 4] = flags.SATURATED  # the last pixel is usable
     expected = [[False, True, False, False], [False, False, True, False]]
     assert_array_equal(all_do_not_use_groups(gdq), expected)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5, 13), (1, 2, 4, 8), (3, 4, 7, 1)])
+def test_input_unusable_groups_are_packed_as_numpy_packbits_packs_them(shape):
+    from jumpdet.detect import _packed_unusable
+
+    gdq = np.random.default_rng(0).integers(0, 256, shape).astype(np.uint8)
+    unusable = (gdq & (flags.SATURATED | flags.DO_NOT_USE)) != 0
+    assert_array_equal(_packed_unusable(gdq), np.packbits(unusable, axis=-1))

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from .flags import DO_NOT_USE, JUMP_DET, NO_GAIN_VALUE
 from .params import JumpParams
@@ -155,9 +156,22 @@ def _validated(data, groupdq, pixeldq, gain, read_noise):
     return gain.astype(np.float32, copy=False), read_noise.astype(np.float32, copy=False)
 
 
+@njit(nogil=True, cache=True)
 def _packed_unusable(groupdq: np.ndarray) -> np.ndarray:
-    """Input SATURATED|DO_NOT_USE groups, one bit per group and pixel."""
-    return np.packbits((groupdq & UNUSABLE) != 0, axis=-1)
+    """Input SATURATED|DO_NOT_USE groups, one bit per group and pixel.
+
+    ``np.packbits((groupdq & UNUSABLE) != 0, axis=-1)`` (first column in the
+    highest bit), without its full-size boolean temporary.
+    """
+    nints, ngroups, nrows, ncols = groupdq.shape
+    packed = np.zeros((nints, ngroups, nrows, (ncols + 7) // 8), dtype=np.uint8)
+    for i in range(nints):
+        for g in range(ngroups):
+            for r in range(nrows):
+                flags, bits = groupdq[i, g, r], packed[i, g, r]
+                for c in range(ncols):  # branch-free
+                    bits[c >> 3] |= np.uint8(((flags[c] & UNUSABLE) != 0) << (7 - (c & 7)))
+    return packed
 
 
 def _two_point_inplace(data, gdq, gain, read_noise, params, path, max_workers) -> int:
