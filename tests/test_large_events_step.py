@@ -31,6 +31,7 @@ from jumpdet.simulate_events import shower_ramp, snowball_ramp
 
 SAT, JUMP_DET = dqflags.group["SATURATED"], dqflags.group["JUMP_DET"]
 DROPOUT, PERSISTENCE = dqflags.group["DROPOUT"], dqflags.group["PERSISTENCE"]
+DO_NOT_USE = dqflags.group["DO_NOT_USE"]
 
 
 def snowballs(**options):
@@ -347,6 +348,22 @@ def test_core_extension_compares_the_radius_with_the_full_minor_axis_minus_one(
     )
     assert_same(flags(expected), flags(actual))
     assert (actual.groupdq[0, 2, 32, 32 + 3] == SAT) == extended
+
+
+def test_large_event_flags_are_ored_onto_do_not_use_groups():
+    """No clean-up follows the large-event stages: they skip SATURATED pixels only."""
+    gdq = core_in_ring()
+    gdq[0, 1, 32, 32 + 10] |= DO_NOT_USE  # inside the expanded snowball, outside its ring of jumps
+    expected, actual = run_both(linear_ramps(gdq.shape), gdq, instrument="NIRCAM", **SNOWBALLS)
+    assert_same(flags(expected), flags(actual))
+    assert actual.groupdq[0, 1, 32, 32 + 10] == DO_NOT_USE | JUMP_DET
+    # MIRI's last group is DO_NOT_USE; shower flags reach it, two-point flags do not
+    name = "miri_30groups"
+    expected = run_jwst(name, **SHOWERS)
+    assert_same(expected, run_jumpdet(name, **SHOWERS))
+    both = DO_NOT_USE | JUMP_DET
+    assert np.any((expected.groupdq[0, -1] & both) == both)
+    assert not np.any((run_jwst(name).groupdq & both) == both)
 
 
 def test_shower_count_includes_showers_whose_flags_are_all_reverted():

@@ -335,3 +335,23 @@ def test_ring_smoothing_of_signed_values_is_jwst_convolution():
     assert_array_equal(RingSmoother(kernel).emission(ratio.copy(), 1.2, 30), expected)
     with pytest.raises(ValueError, match="float32"):
         RingSmoother(kernel).emission(ratio.astype(np.float64), 1.2, 30)
+
+
+@pytest.mark.parametrize(("shape", "radii"), [((8, 40), (1, 2.6)), ((30, 30), (10, 8)), ((12, 7), (1, 2.6))])
+def test_ring_wider_than_the_frame_is_smoothed_as_jwst_does(shape, radii):
+    rng = np.random.default_rng(5)
+    ratio = (np.abs(rng.normal(size=shape)) + 0.5).astype(np.float32)
+    ratio[rng.random(shape) < 0.05] = np.nan
+    kernel = Ring2DKernel(*radii).array
+    assert kernel.shape[0] > min(shape)
+    expected = stcal_jump.convolve_fast(ratio.copy(), kernel) > 1.2
+    assert_array_equal(RingSmoother(kernel).emission(ratio.copy(), 1.2, 5), expected)
+
+
+def test_shower_search_on_a_frame_smaller_than_the_ring_equals_stcal():
+    data, gdq, pdq, gain, read_noise = faint_shower(shape=(8, 60), radius=3.0)
+    params = SHOWERS.replace(extend_min_area=5)
+    expected, expected_count = stcal_showers(data, gdq, pdq, gain, read_noise, params)
+    out, count = ours(data, gdq, pdq, gain, read_noise, params)
+    assert count == expected_count
+    assert_array_equal(out, expected)

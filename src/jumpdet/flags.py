@@ -1,7 +1,7 @@
 """Data-quality bit values used by the detection core.
 
 The core must not import datamodels, so the few JWST DQ bits it needs are
-restated here; ``tests/test_flags.py`` checks them against
+restated here; ``tests/test_core.py`` checks them against
 ``stdatamodels.jwst.datamodels.dqflags`` so they cannot drift.
 """
 

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["JWST_INTERNAL_SHOWER_AMPLITUDE_DN_PER_S", "JumpParams", "params_from_step"]
+__all__ = ["JWST_INTERNAL_SHOWER_AMPLITUDE_DN_PER_S", "JumpParams", "check_ring_radii", "params_from_step"]
 
 # jwst 3.0 never reads the step's ``max_shower_amplitude``; it scales this
-# stcal default (DN/s) by the group time instead.  See params_from_step.
+# stcal default (DN/s) by the group time instead.  See params_from_step and
+# docs/large_events.rst.
 JWST_INTERNAL_SHOWER_AMPLITUDE_DN_PER_S = 6.0
 
 
@@ -49,7 +50,7 @@ class JumpParams:
     after_jump_flag_e1, after_jump_flag_e2 : float
         Jump amplitude (electrons) above which later groups are flagged.
     after_jump_flag_groups1, after_jump_flag_groups2 : int
-        Number of groups flagged after such a jump.
+        Number of groups flagged after such a jump; 0 or negative: none.
     nframes : int
         Frames averaged into each group; the read-noise variance of a group
         difference is ``2 * read_noise**2 / nframes`` (electrons squared).
@@ -72,14 +73,23 @@ mask_snowball_core_next_int : see the step spec
     sat_expand_px : float
         Pixels added to each full axis of an extended saturated core.
     snowball_groups_masked_next_int : int
-        Groups of the next integration in which snowball cores stay flagged.
+        Snowball cores are flagged in groups ``1 .. min(this, ngroups) - 1``
+        of the next integration: none when it is 1 or less (negative too).
     max_extended_width_px : float
         Cap on any full ellipse axis drawn for snowballs and showers.
-    find_showers, extend_snr_threshold, extend_min_area, extend_inner_radius, \
-extend_outer_radius, extend_ellipse_expand_ratio : see the step spec
-        MIRI shower settings; areas in pixels, radii in pixels.
+    find_showers, extend_snr_threshold, extend_min_area, extend_ellipse_expand_ratio : \
+see the step spec
+        MIRI shower settings; areas in pixels.
+    extend_inner_radius, extend_outer_radius : float
+        The ring kernel, ``astropy.convolution.Ring2DKernel(extend_inner_radius,
+        extend_outer_radius)`` as jwst builds it. That function's second
+        argument is the ring's *width*: the ring spans ``extend_inner_radius``
+        to ``extend_inner_radius + extend_outer_radius`` pixels, so the inner
+        radius may exceed the "outer" one. With ``find_showers`` they must
+        make a kernel jwst can use (see :func:`check_ring_radii`).
     shower_groups_masked_after : int
-        Groups after a shower that are flagged too.
+        Groups after a shower's group that are flagged too; negative: not even
+        the shower's own group is flagged (the shower is still counted).
     max_shower_amplitude_e_per_group : float
         Largest change of a pixel's mean group difference (electrons per
         group) that shower flags may cause before they are reverted.
@@ -123,6 +133,8 @@ extend_outer_radius, extend_ellipse_expand_ratio : see the step spec
     max_shower_amplitude_e_per_group: float = JWST_INTERNAL_SHOWER_AMPLITUDE_DN_PER_S
 
     def __post_init__(self):
+        # Only what jwst 3.0 itself cannot run with is refused; group counts may be
+        # negative (see above), as they are in jwst when a time is negative.
         for name in (
             "rejection_threshold",
             "three_group_rejection_threshold",
@@ -130,18 +142,8 @@ extend_outer_radius, extend_ellipse_expand_ratio : see the step spec
         ):
             _require(getattr(self, name) >= 0, name, "must be >= 0")
         _require(self.nframes >= 1, "nframes", "must be >= 1 (frames per group)")
-        for name in (
-            "after_jump_flag_groups1",
-            "after_jump_flag_groups2",
-            "snowball_groups_masked_next_int",
-            "shower_groups_masked_after",
-        ):
-            _require(getattr(self, name) >= 0, name, "must be >= 0")
-        _require(
-            self.extend_outer_radius > self.extend_inner_radius >= 0,
-            "extend_outer_radius",
-            "must exceed extend_inner_radius, which must be >= 0",
-        )
+        if self.find_showers:
+            check_ring_radii(self.extend_inner_radius, self.extend_outer_radius)
 
     def replace(self, **changes) -> JumpParams:
         """Return a copy with some fields changed (validated again)."""
@@ -153,8 +155,51 @@ def _require(ok: bool, name: str, what: str) -> None:
         raise ValueError(f"{name} {what}")
 
 
+def check_ring_radii(inner: float, outer: float) -> None:
+    """Refuse ring radii on which jwst 3.0's shower search fails, with a one-line reason.
+
+    jwst builds ``Ring2DKernel(extend_inner_radius, extend_outer_radius)``,
+    whose second argument is the ring's width. astropy raises for a negative
+    radius or width and divides by zero for a zero width; a ring whose outer
+    edge is within half a pixel of the centre (``inner + outer <= 0.5``) is a
+    1 x 1 kernel, on which jwst's ``convolve_fast`` fails. Checked only when ``find_showers`` is on:
+    otherwise jwst never builds the kernel.
+    """
+    for name, value in (("extend_inner_radius", inner), ("extend_outer_radius", outer)):
+        if not math.isfinite(value):
+            raise ValueError(f"{name}={value!r} must be a finite number of pixels")
+    if inner < 0:
+        raise ValueError(
+            f"extend_inner_radius={inner!r} must be >= 0 pixels (jwst 3.0 fails on a negative one too)"
+        )
+    if outer <= 0:
+        raise ValueError(
+            f"extend_outer_radius={outer!r} must be > 0: jwst 3.0 uses it as the width of the ring kernel "
+            "(the ring spans extend_inner_radius to extend_inner_radius + extend_outer_radius pixels) "
+            "and fails on a width <= 0"
+        )
+    if inner + outer <= 0.5:
+        raise ValueError(
+            f"extend_inner_radius + extend_outer_radius = {inner + outer!r} must exceed 0.5 pixel: "
+            "a smaller ring kernel is a single pixel, on which jwst 3.0's shower search fails; "
+            "increase extend_outer_radius (the ring's width)"
+        )
+
+
+def _groups_within(step, name: str, group_time_s: float) -> int:
+    """The step's time parameter ``name`` (seconds) as whole groups; a clear error if not finite."""
+    seconds = getattr(step, name)
+    if not math.isfinite(seconds):
+        raise ValueError(f"{name}={seconds!r} must be a finite number of seconds")
+    return groups_within(seconds, group_time_s)
+
+
 def groups_within(seconds: float, group_time_s: float) -> int:
-    """Whole groups that fit in ``seconds``, as jwst counts them (floor division)."""
+    """Whole groups that fit in ``seconds``, as jwst counts them (floor division).
+
+    A negative time gives a negative count, as in jwst; the core treats it as
+    jwst does (see :class:`JumpParams`).
+    """
     return int(seconds // group_time_s)
 
 
@@ -192,6 +237,14 @@ def params_from_step(step, *, group_time_s: float, nframes: int, gain: np.ndarra
     Returns
     -------
     JumpParams
+
+    Raises
+    ------
+    ValueError
+        With one line naming the step parameter, for values jwst 3.0 cannot
+        run with either: a non-finite time, ring radii refused by
+        :func:`check_ring_radii` (with ``find_showers``), a group time that is
+        not a positive number.
     """
     if not (group_time_s and math.isfinite(group_time_s) and group_time_s > 0):
         raise ValueError(
@@ -208,9 +261,9 @@ def params_from_step(step, *, group_time_s: float, nframes: int, gain: np.ndarra
         min_jump_to_flag_neighbors=step.min_jump_to_flag_neighbors,
         # DN -> electrons with the median gain, seconds -> whole groups
         after_jump_flag_e1=electrons_from_dn(step.after_jump_flag_dn1, gain_median),
-        after_jump_flag_groups1=groups_within(step.after_jump_flag_time1, group_time_s),
+        after_jump_flag_groups1=_groups_within(step, "after_jump_flag_time1", group_time_s),
         after_jump_flag_e2=electrons_from_dn(step.after_jump_flag_dn2, gain_median),
-        after_jump_flag_groups2=groups_within(step.after_jump_flag_time2, group_time_s),
+        after_jump_flag_groups2=_groups_within(step, "after_jump_flag_time2", group_time_s),
         nframes=int(nframes),
         minimum_groups=step.minimum_groups,
         minimum_sigclip_groups=step.minimum_sigclip_groups,
@@ -227,15 +280,16 @@ def params_from_step(step, *, group_time_s: float, nframes: int, gain: np.ndarra
         max_extended_width_px=2 * step.max_extended_radius,
         edge_size=step.edge_size,
         mask_snowball_core_next_int=step.mask_snowball_core_next_int,
-        snowball_groups_masked_next_int=groups_within(step.snowball_time_masked_next_int, group_time_s),
+        snowball_groups_masked_next_int=_groups_within(step, "snowball_time_masked_next_int", group_time_s),
         find_showers=step.find_showers,
         extend_snr_threshold=step.extend_snr_threshold,
         extend_min_area=step.extend_min_area,
         extend_inner_radius=step.extend_inner_radius,
         extend_outer_radius=step.extend_outer_radius,
         extend_ellipse_expand_ratio=step.extend_ellipse_expand_ratio,
-        shower_groups_masked_after=groups_within(step.time_masked_after_shower, group_time_s),
+        shower_groups_masked_after=_groups_within(step, "time_masked_after_shower", group_time_s),
         # jwst 3.0 ignores the spec's max_shower_amplitude (DN/s) and uses 6 DN/s
-        # times the group time; see docs/deviations.rst for why we keep that.
+        # times the group time; docs/large_events.rst ("max_shower_amplitude is not
+        # used") explains why we keep that.
         max_shower_amplitude_e_per_group=JWST_INTERNAL_SHOWER_AMPLITUDE_DN_PER_S * group_time_s,
     )

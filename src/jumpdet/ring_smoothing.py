@@ -61,6 +61,8 @@ class RingSmoother:
         """
         if ratio.dtype != np.float32 or ratio.ndim != 2:
             raise ValueError(f"ratio must be a 2-D float32 plane, got {ratio.dtype} of shape {ratio.shape}")
+        if self.kernel.shape[0] > min(ratio.shape):  # a ring wider than the frame: jwst's own way
+            return self._convolve_fast(ratio) > threshold
         numerator, norm = self._plan(ratio.shape)
         ax_r, ax_c = numerator.axes
         margin = self.kernel.shape[0] // 2
@@ -91,6 +93,21 @@ class RingSmoother:
         emission = np.zeros(ratio.shape, dtype=bool)
         emission.ravel()[candidates[passing]] = True
         return emission
+
+    def _convolve_fast(self, ratio: np.ndarray) -> np.ndarray:
+        """jwst's ``convolve_fast`` on the whole plane (NaN where not valid), for planes
+        smaller than the kernel, which :class:`OverlapAddConvolution` does not lay out."""
+        from scipy.signal import oaconvolve  # rarely needed, and slow to import
+
+        good = np.isfinite(ratio)
+        ratio[~good] = 0
+        numerator = oaconvolve(ratio, self.kernel, mode="same")
+        norm = oaconvolve(self._padded_good(good), self.kernel, mode="valid")
+        good &= norm > self.cutoff
+        with np.errstate(divide="ignore", invalid="ignore"):
+            smoothed = numerator / norm
+        smoothed[~good] = np.nan
+        return smoothed
 
     def _plan(self, shape):
         """The numerator's and normalisation's convolutions for planes of this shape."""

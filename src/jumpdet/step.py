@@ -74,7 +74,7 @@ class JumpStep(Step):
         extend_snr_threshold = float(default=1.2) # The SNR minimum for detection of extended showers in MIRI
         extend_min_area = integer(default=90) # Min area (pixels) of emission after convolution to detect showers
         extend_inner_radius = float(default=1) # Inner radius (pixels) of the ring kernel used for convolution
-        extend_outer_radius = float(default=2.6) # Outer radius (pixels) of the ring kernel used for convolution
+        extend_outer_radius = float(default=2.6) # Width (pixels) of the ring beyond the inner radius (astropy Ring2DKernel; jwst calls it the outer radius)
         extend_ellipse_expand_ratio = float(default=1.1) # Expand the radius of the ellipse fit to the extended emission
         time_masked_after_shower = float(default=15) # Seconds to flag as jump after a detected extended emission
         min_diffs_single_pass = integer(default=10) # Usable differences needed to skip the iterative flagging of jumps
