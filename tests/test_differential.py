@@ -110,8 +110,10 @@ CASES = {
     "sigma_clip_all_groups": ((25, 6, 6, 7), {}, {"only_use_ints": False}),
     "sigma_clip_lower_minimum": ((30, 5, 6, 7), {}, {"minimum_sigclip_groups": 20}),
     "many_jumps": ((1, 9, 20, 21), {"jump_fraction": 0.2}, {"min_jump_to_flag_neighbors": 2}),
-    # more differences than a sorting network handles: columns are sorted one by one
+    # long ramps: post-processing selects medians pixel by pixel (above NETWORK_LIMIT), and
+    # beyond ROW_NETWORK_LIMIT the search sorts column by column
     "single_pass_300_groups": ((1, 300, 5, 6), {"nan_fraction": 0.01}, {"min_jump_to_flag_neighbors": 4}),
+    "single_pass_8200_groups": ((1, 8200, 2, 3), {}, {}),
     "iterative_pooled_over_many_ints": ((40, 8, 6, 7), {}, {"minimum_sigclip_groups": 1000}),
     "sigma_clip_all_groups_long": ((101, 4, 5, 6), {}, {"only_use_ints": False}),
 }

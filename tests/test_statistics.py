@@ -127,3 +127,21 @@ def test_usable_median_of_long_ramps_equals_numpy_nanmedian_and_keeps_the_input(
     expected = np.nanmedian(values.astype(np.float64)) if not np.isnan(values).all() else np.nan
     assert_array_equal(usable_median(values, np.empty_like(values)), expected)
     assert_array_equal(values, original)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(
+        arrays(np.float32, st.integers(1, 40), elements=st.one_of(float32_or_nan, tie_prone)),
+        arrays(np.float32, st.integers(33, 600), elements=st.one_of(float32_or_nan, tie_prone)),
+        arrays(np.float32, st.integers(33, 600), elements=float32_or_nan),
+    )
+)
+def test_clipped_median_of_unsorted_values_equals_jwst_definition(values):
+    from jumpdet.medians import clipped_median_of_usable
+
+    original = values.copy()
+    median, n_usable = clipped_median_of_usable(values, np.empty_like(values))
+    assert_array_equal(median, jwst_clipped_median(values))
+    assert n_usable == np.count_nonzero(~np.isnan(values))
+    assert_array_equal(values, original)

@@ -23,19 +23,28 @@ import numpy as np
 from numba import njit
 
 __all__ = [
+    "NETWORK_LIMIT",
+    "ROW_NETWORK_LIMIT",
     "clipped_median_of_sorted",
+    "clipped_median_of_usable",
     "copy_usable",
     "insertion_sort",
     "kth_smallest",
     "median",
     "median_of_sorted",
+    "sort_columns",
     "sort_usable_columns",
     "sorting_network",
     "usable_median",
 ]
 
-# Above this many values a sorting network costs more than sorting each column.
+# The default limit of sorting_network: above it, sorting the few pixels of a row that
+# have a jump (post-processing) costs more than one selection per pixel.
 NETWORK_LIMIT = 256
+# The search sorts every pixel of a row: there a network beats sorting column by column
+# up to at least this many values (256 columns: 0.8 ms against 16 ms a row at 1080
+# values, a third of the time at 8192, where the pairs take 5 MB).
+ROW_NETWORK_LIMIT = 8192
 
 
 @njit(nogil=True, cache=True)
@@ -172,6 +181,45 @@ def clipped_median_of_sorted(s, n):
     return median_of_sorted(s, kept)
 
 
+# Up to this many values insertion sort beats selection for the clipped median.
+_INSERTION_SORT_LIMIT = 32
+
+
+@njit(nogil=True, cache=True)
+def clipped_median_of_usable(values, scratch):
+    """:func:`clipped_median_of_sorted` of the non-NaN ``values``, unsorted; also their count.
+
+    Long ramps use selection (linear) rather than a sort (quadratic here):
+    the values dropped with the maximum are the largest, so the median of
+    the rest is an order statistic of all of them. ``values`` is unchanged;
+    ``scratch`` is overwritten.
+
+    Returns
+    -------
+    median : float
+    n_usable : int
+    """
+    n = copy_usable(values, scratch)
+    if n <= _INSERTION_SORT_LIMIT:
+        insertion_sort(scratch, n)
+        return clipped_median_of_sorted(scratch, n), n
+    largest = scratch[0]
+    for i in range(1, n):
+        largest = max(largest, scratch[i])
+    kept = 0
+    for i in range(n):
+        kept += scratch[i] != largest
+    if kept == 0:
+        return np.nan, n
+    high = np.float64(kth_smallest(scratch, n, kept // 2))
+    if kept % 2:
+        return high, n
+    low = scratch[0]  # the largest value below the selected one
+    for i in range(1, kept // 2):
+        low = max(low, scratch[i])
+    return (np.float64(low) + high) / 2.0, n
+
+
 @njit(nogil=True, cache=True)
 def median_of_sorted(s, n):
     """Median of the first ``n`` of ``s`` sorted ascending, float64 (NaN when ``n`` is 0)."""
@@ -184,12 +232,12 @@ def median_of_sorted(s, n):
 
 
 @lru_cache(maxsize=64)
-def sorting_network(n: int) -> np.ndarray:
+def sorting_network(n: int, limit: int = NETWORK_LIMIT) -> np.ndarray:
     """Compare-exchange pairs that sort ``n`` values: Batcher's odd-even merge sort.
 
     Built for the next power of two and pruned to pairs within ``n``: the
     padding positions hold +inf, which no compare-exchange would move.
-    Empty above :data:`NETWORK_LIMIT` values (columns are sorted one by one then).
+    Empty above ``limit`` values (columns are sorted one by one then).
 
     Returns
     -------
@@ -201,7 +249,7 @@ def sorting_network(n: int) -> np.ndarray:
         size *= 2
     pairs = []
     merged = 1
-    while merged < size and n <= NETWORK_LIMIT:
+    while merged < size and n <= limit:
         span = merged
         while span >= 1:
             for start in range(span % merged, size - span, 2 * span):
@@ -242,9 +290,15 @@ def sort_usable_columns(values, out, count, pairs):
         for c in range(ncols):
             out[:, c] = np.sort(out[:, c])
         return
+    sort_columns(out, pairs)
+
+
+@njit(nogil=True, cache=True)
+def sort_columns(out, pairs):
+    """Sort every column of ``out`` in place with the sorting network ``pairs`` (no NaN)."""
     for m in range(pairs.shape[0]):
         lower, upper = out[pairs[m, 0]], out[pairs[m, 1]]
-        for c in range(ncols):
+        for c in range(out.shape[1]):
             a, b = lower[c], upper[c]
             lower[c] = min(a, b)
             upper[c] = max(a, b)

@@ -40,15 +40,15 @@ from numba import njit
 
 from .flags import DO_NOT_USE, JUMP_DET, SATURATED
 from .medians import (
+    ROW_NETWORK_LIMIT,
     clipped_median_of_sorted,
-    copy_usable,
-    insertion_sort,
+    clipped_median_of_usable,
     median_of_sorted,
     sort_usable_columns,
     sorting_network,
 )
 from .params import JumpParams
-from .sigma_clip import MAXITERS, clip_bounds
+from .sigma_clip import MAXITERS, clip_bounds_of_columns, column_workspace
 
 __all__ = ["UNUSABLE", "electrons", "find_jumps_in_tile", "read_variance", "sigma_from_median"]
 
@@ -125,9 +125,7 @@ def _iterative_pixel(values, scratch, ratio, has_jump, variance, thresholds, fou
     ndiffs = values.size // nints
     first_pass = True
     while True:
-        n = copy_usable(values, scratch)
-        insertion_sort(scratch, n)
-        centre = clipped_median_of_sorted(scratch, n)
+        centre, n = clipped_median_of_usable(values, scratch)
         if not first_pass:
             centre = np.float64(np.float32(centre))
         sigma = sigma_from_median(centre, variance)
@@ -161,30 +159,6 @@ def _threshold_for(n_usable, thresholds):
     if n_usable == 2:
         return thresholds[2]
     return np.inf
-
-
-@njit(nogil=True, cache=True)
-def _sigma_clip_pixel(values, buffer, nints, threshold, only_use_ints, found):
-    """Mark in ``found`` the differences of one pixel that astropy's sigma clipping rejects.
-
-    ``only_use_ints`` clips each difference against the same difference in
-    the other integrations; otherwise all differences of the pixel together,
-    in (integration, difference) order, as astropy flattens them.
-    """
-    ndiffs = values.size // nints
-    nsets, stride, length = (ndiffs, ndiffs, nints) if only_use_ints else (1, 1, values.size)
-    for s in range(nsets):
-        count = 0
-        for j in range(length):
-            v = values[s + j * stride]
-            if np.isfinite(v):
-                buffer[count] = v
-                count += 1
-        lower, upper = clip_bounds(buffer, count, threshold, MAXITERS)
-        for j in range(length):
-            v = np.float64(values[s + j * stride])
-            # non-finite values are clipped too, but they are never jumps
-            found[s + j * stride] = v < lower or v > upper
 
 
 @njit(nogil=True, cache=True)
@@ -245,16 +219,36 @@ def _iterative_row(diffs, gdq, row, variance, thresholds, sorted_diffs, count, p
 
 
 @njit(nogil=True, cache=True)
-def _sigma_clip_row(diffs, gdq, row, threshold, only_use_ints):
-    """astropy's sigma clipping of every pixel of a row, one pixel at a time."""
+def _sigma_clip_row(diffs, gdq, row, threshold, only_use_ints, pairs, workspace):
+    """astropy's sigma clipping of every pixel of a row, all pixels at once.
+
+    ``only_use_ints`` clips each difference against the same difference in
+    the other integrations; otherwise all differences of a pixel together,
+    in (integration, difference) order, as astropy flattens them. ``pairs``
+    is the sorting network of one such set of values, ``workspace`` a
+    :func:`jumpdet.sigma_clip.column_workspace` as large. A non-finite
+    difference is clipped by astropy but never a jump (jwst keeps only finite
+    ones).
+    """
     nvalues, ncols = diffs.shape
-    nints, ngroups = gdq.shape[:2]
-    values, buffer = np.empty(nvalues, np.float32), np.empty(nvalues, np.float64)
-    found = np.empty(nvalues, np.bool_)
-    for c in range(ncols):
-        values[:] = diffs[:, c]
-        _sigma_clip_pixel(values, buffer, nints, threshold, only_use_ints, found)
-        _flag_found(gdq, row, c, found, ngroups - 1)
+    ndiffs = gdq.shape[1] - 1
+    nsets, stride = (ndiffs, ndiffs) if only_use_ints else (1, 1)
+    lower, upper = np.empty(ncols), np.empty(ncols)
+    for s in range(nsets):
+        clip_bounds_of_columns(diffs, s, stride, threshold, MAXITERS, pairs, lower, upper, workspace)
+        for index in range(s, nvalues, stride):
+            # a function of its own: written out in this loop, it compiled to
+            # scalar code (measured 10 times slower)
+            _flag_outside(diffs[index], gdq[index // ndiffs, index % ndiffs + 1, row], lower, upper)
+
+
+@njit(nogil=True, cache=True)
+def _flag_outside(values, group, lower, upper):
+    """Set JUMP_DET in ``group`` where finite ``values`` are outside ``[lower, upper]``."""
+    for c in range(values.size):
+        v = np.float64(values[c])
+        # branch-free, so that it runs in SIMD lanes
+        group[c] |= JUMP_DET * ((abs(v) < np.inf) & ((v < lower[c]) | (v > upper[c])))
 
 
 @njit(nogil=True, cache=True)
@@ -267,6 +261,7 @@ def _search_rows(data, gdq, gain, read_noise, nframes, path, thresholds, only_us
     previous = np.empty(ncols, dtype=np.float32)
     count = np.empty(ncols, dtype=np.int64)
     variance, centre, sigma = np.empty(ncols), np.empty(ncols), np.empty(ncols)
+    workspace = column_workspace(sorted_diffs)
     for row in range(nrows):
         _fill_row_differences(data, gdq, gain, row, diffs, previous)
         for c in range(ncols):
@@ -278,7 +273,7 @@ def _search_rows(data, gdq, gain, read_noise, nframes, path, thresholds, only_us
                 diffs, gdq, row, variance, thresholds[0], sorted_diffs, count, pairs, centre, sigma
             )
         else:
-            _sigma_clip_row(diffs, gdq, row, thresholds[0], only_use_ints)
+            _sigma_clip_row(diffs, gdq, row, thresholds[0], only_use_ints, pairs, workspace)
 
 
 def find_jumps_in_tile(data, gdq, gain, read_noise, params: JumpParams, path: str) -> None:
@@ -296,6 +291,12 @@ def find_jumps_in_tile(data, gdq, gain, read_noise, params: JumpParams, path: st
     params : JumpParams
     path : {"iterative", "single_pass", "sigma_clip"}
     """
+    nints, ngroups = data.shape[:2]
+    # every path sorts a whole row of pixels at once: sigma clipping each set of
+    # values it clips, the others all the differences of a pixel
+    per_pixel = nints * (ngroups - 1)
+    per_set = nints if path == "sigma_clip" and params.only_use_ints else per_pixel
+    pairs = sorting_network(per_set, ROW_NETWORK_LIMIT)
     thresholds = np.array(
         [
             params.rejection_threshold,
@@ -312,5 +313,5 @@ def find_jumps_in_tile(data, gdq, gain, read_noise, params: JumpParams, path: st
         PATHS.index(path),
         thresholds,
         params.only_use_ints,
-        sorting_network(data.shape[0] * (data.shape[1] - 1)),
+        pairs,
     )
