@@ -355,3 +355,30 @@ def test_shower_search_on_a_frame_smaller_than_the_ring_equals_stcal():
     out, count = ours(data, gdq, pdq, gain, read_noise, params)
     assert count == expected_count
     assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("nints", [3, 40, 130])
+def test_clipped_stats_are_astropy_sigma_clipped_stats(nints):
+    from astropy.stats import sigma_clipped_stats
+
+    from jumpdet.snr_planes import clipped_stats
+
+    rng = np.random.default_rng(nints)
+    shape = (9, 70)
+    steps = rng.normal(10, 3, (nints, 4, *shape))
+    steps[rng.random(steps.shape) < 0.02] += 500  # outliers to clip
+    data = np.cumsum(steps, axis=1).astype(np.float32)
+    data[rng.random(data.shape) < 0.01] = np.inf
+    gdq = rng.choice(np.array([0] * 12 + [1, 4], np.uint8), size=data.shape)
+    gdq[:, :, 0, 0] = DO_NOT_USE  # a pixel without a usable value
+    gain = rng.uniform(1, 4, shape).astype(np.float32)
+    source = SnrSource(data, gdq, gain, np.zeros((*data.shape[:3], 9), np.uint8), np.zeros(shape, bool))
+    electrons = data * gain
+    electrons[(gdq >= 1) & (gdq <= 5)] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        diffs = np.diff(electrons, axis=1)[:, 1]  # the difference ending at group 2
+        _, expected_median, expected_std = sigma_clipped_stats(diffs, sigma=5, axis=0)
+        median, std = clipped_stats(source, 2)
+    assert_array_equal(median, expected_median)
+    assert_array_equal(std, expected_std)

@@ -20,12 +20,11 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from astropy.stats import SigmaClip
-from astropy.utils.exceptions import AstropyUserWarning
 from numba import njit
 
 from .flags import DO_NOT_USE, JUMP_DET, SATURATED
-from .medians import sort_usable_columns, sorting_network
+from .medians import ROW_NETWORK_LIMIT, sort_usable_columns, sorting_network
+from .sigma_clip import MAXITERS, clip_bounds_of_columns, column_workspace
 
 __all__ = ["SnrSource", "clipped_stats", "median_and_sigma", "nanmedian_last_axis"]
 
@@ -233,22 +232,32 @@ def clipped_stats(source: SnrSource, group: int):
 
     What ``astropy.stats.sigma_clipped_stats(diffs, sigma=5, axis=0)`` returns
     (jwst discards the mean): ``SigmaClip`` with its defaults, then NaN-ignoring
-    median and standard deviation of the clipped values.  The median is taken
-    with :func:`nanmedian_last_axis`, bit-identical to the ``np.nanmedian``
-    astropy uses for float32 and much faster.
+    median and standard deviation of the clipped values.  The clipping bounds
+    are astropy's (:func:`jumpdet.sigma_clip.clip_bounds_of_columns`, all pixels
+    of a block at once), values outside them or not finite become NaN as in
+    astropy, and the median is taken with :func:`nanmedian_last_axis`,
+    bit-identical to the ``np.nanmedian`` astropy uses for float32.
     """
     nints, _, nrows, ncols = source.data.shape
     median = np.empty((nrows, ncols), np.float32)
     stddev = np.empty((nrows, ncols), np.float32)
-    clip = SigmaClip(sigma=5)
+    pairs = sorting_network(nints, ROW_NETWORK_LIMIT)
     for rows in source.row_blocks(6 * nints):
         diffs = source.block_differences(rows, slice(group - 1, group + 1))[:, 0]
+        clipped = _sigma_clipped(diffs.reshape(nints, -1), pairs).reshape(diffs.shape)
+        median[rows] = nanmedian_last_axis(np.moveaxis(clipped, 0, -1))
         with warnings.catch_warnings():
-            warnings.filterwarnings(
-                "ignore", message="Input data contains invalid values", category=AstropyUserWarning
-            )
-            warnings.filterwarnings("ignore", category=RuntimeWarning)
-            clipped = clip(diffs, axis=0, masked=False, return_bounds=False, copy=True)
-            median[rows] = nanmedian_last_axis(np.moveaxis(clipped, 0, -1))
+            warnings.filterwarnings("ignore", category=RuntimeWarning)  # all-NaN pixels
             stddev[rows] = np.nanstd(clipped, axis=0)
     return median, stddev
+
+
+def _sigma_clipped(values: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """``SigmaClip(sigma=5)(values, axis=0, masked=False)``: a copy, NaN where clipped."""
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    lower, upper = np.empty(values.shape[1]), np.empty(values.shape[1])
+    workspace = column_workspace(np.empty_like(values))
+    clip_bounds_of_columns(values, 0, 1, 5.0, MAXITERS, pairs, lower, upper, workspace)
+    with np.errstate(invalid="ignore"):
+        kept = (values >= lower) & (values <= upper)  # False for NaN, and for inf
+    return np.where(kept, values, np.float32(np.nan))
