@@ -213,3 +213,17 @@ def test_without_crds_a_clear_error_and_overrides_still_work(tmp_path):
     assert "CRDS_PATH" in error and "jumpdet crds-cache" in error and "override_gain" in error
     assert "OVERRIDES: COMPLETE 4" in out.stdout
     assert "FATAL" not in out.stderr + out.stdout
+
+
+@pytest.mark.parametrize("large_events", [{}, {"find_showers": True}, {"expand_large_events": True}])
+def test_in_memory_references_are_read_not_modified(large_events):
+    data = linear_ramps((1, 12, 20, 24))
+    data[0, 6:, 5, 5] += 3000
+    model = make_ramp_model(data)
+    gain, readnoise = make_references((20, 24))
+    gain.data[0, :3] = [0.0, -1.0, np.nan]  # bad gains get PIXELDQ flags, the reference stays
+    before = gain.data.copy(), readnoise.data.copy()
+    result = JumpStep.call(model, override_gain=gain, override_readnoise=readnoise, **large_events)
+    assert result.groupdq[0, 6, 5, 5] & JUMP_DET
+    assert_array_equal(gain.data, before[0])
+    assert_array_equal(readnoise.data, before[1])

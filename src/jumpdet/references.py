@@ -81,4 +81,6 @@ def _science_cutout(model, reference, reftype: str) -> np.ndarray:
             f"{reftype} reference has shape {data.shape} but the science frame is {frame}; "
             f"use a {reftype} reference that covers the exposure's subarray"
         )
-    return np.array(data, dtype=np.float32)  # a native-endian copy, free of the closed model
+    # native float32 as it is (the core only reads it; a copy would cost a frame of
+    # float32 per reference); FITS data, big-endian, are converted to a native copy
+    return np.asarray(data, dtype=np.float32)
