@@ -22,13 +22,23 @@ from numba import njit, types
 from numba.typed import List
 
 from .flags import JUMP_DET
-from .medians import median_of_sorted, sort_usable_columns, sorting_network, usable_median
+from .medians import (
+    NETWORK_LIMIT,
+    ROW_NETWORK_LIMIT,
+    median_of_sorted,
+    sort_usable_columns,
+    sorting_network,
+    usable_median,
+)
 from .params import JumpParams
 from .twopoint import UNUSABLE, electrons, read_variance, sigma_from_median
 
 __all__ = ["FrameInputs", "RowBlock", "postprocess_rows", "remove_jump_from_unusable_inplace"]
 
 NOT_JUMP = np.uint8(~JUMP_DET & 0xFF)
+# Above NETWORK_LIMIT values, a row's jumped pixels are sorted by the network only
+# when there are at least this many of them (else one selection per pixel).
+_NETWORK_MIN_PIXELS = 32
 _POSITION = types.UniTuple(types.int64, 4)  # (integration, group, row, column)
 
 
@@ -96,7 +106,7 @@ def postprocess_rows(frame: FrameInputs, block: RowBlock, params: JumpParams) ->
                 (params.after_jump_flag_e2, params.after_jump_flag_groups2),
             ]
         ),
-        sorting_network(nints * (ngroups - 1)),
+        sorting_network(nints * (ngroups - 1), ROW_NETWORK_LIMIT),
     )
 
 
@@ -200,7 +210,9 @@ def _row_statistics(data, seen, gain, read_noise, nframes, r, pairs, stats):
             k = i * (ngroups - 1) + g - 1
             for j in range(m):
                 diffs[k, j] = _difference(data, seen, gain, i, g, r, cols[j])
-    network = pairs.shape[0] > 0 or nvalues < 2
+    # a network sorts all the row's jumped pixels at once, in SIMD lanes: for short
+    # ramps always the cheapest; for long ones only with enough pixels to fill the lanes
+    network = nvalues < 2 or (pairs.shape[0] > 0 and (nvalues <= NETWORK_LIMIT or m >= _NETWORK_MIN_PIXELS))
     if network:
         sort_usable_columns(diffs, sorted_diffs, count[:m], pairs)
     for j in range(m):
