@@ -114,6 +114,9 @@ CASES = {
     # beyond ROW_NETWORK_LIMIT the search sorts column by column
     "single_pass_300_groups": ((1, 300, 5, 6), {"nan_fraction": 0.01}, {"min_jump_to_flag_neighbors": 4}),
     "single_pass_8200_groups": ((1, 8200, 2, 3), {}, {}),
+    # long ramps with many jumped pixels in a row: post-processing sorts them with the network
+    "sigma_clip_wide_rows": ((101, 4, 3, 40), {"jump_fraction": 0.02}, {"min_jump_to_flag_neighbors": 3}),
+    "single_pass_wide_rows": ((1, 300, 2, 40), {"jump_fraction": 0.01}, {"min_jump_to_flag_neighbors": 3}),
     "iterative_pooled_over_many_ints": ((40, 8, 6, 7), {}, {"minimum_sigclip_groups": 1000}),
     "sigma_clip_all_groups_long": ((101, 4, 5, 6), {}, {"only_use_ints": False}),
 }
