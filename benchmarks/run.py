@@ -4,6 +4,7 @@
     python benchmarks/run.py --cases small tso_120x10
     python benchmarks/run.py --cases large-events # a group: standard, large-events, all
     python benchmarks/run.py --cases nircam_1x10 --maximum-cores 2
+    python benchmarks/run.py --cases nircam_1x10 large_1x60 --scaling 2   # core alone, 1 vs 2 threads
     python benchmarks/run.py --list
 
 Each (case, implementation) runs in a fresh Python process that rebuilds the same
@@ -137,6 +138,22 @@ WORKER = textwrap.dedent("""
         from jwst.jump import JumpStep
     else:
         from jumpdet import JumpStep
+    if impl == "scaling":  # jumpdet's core alone, 1 thread against int(out) threads
+        from jumpdet.detect import detect_jumps_inplace
+        from jumpdet.params import params_from_step
+        model, refs = build(case, case["shape"], 42)
+        gain, read_noise = refs[0].data, refs[1].data
+        core = params_from_step(JumpStep(**params), group_time_s=model.meta.exposure.group_time,
+                                nframes=model.meta.exposure.nframes, gain=gain)
+        best = {}
+        for workers in (1, int(out)) * 4:  # best of four: the first call loads the kernels
+            gdq, pdq = model.groupdq.copy(), model.pixeldq.copy()
+            start = time.perf_counter()
+            detect_jumps_inplace(model.data, gdq, pdq, gain=gain, read_noise=read_noise, params=core,
+                                 max_workers=workers)
+            best[workers] = min(best.get(workers, float("inf")), time.perf_counter() - start)
+        print(json.dumps({"one": best[1], "many": best[int(out)]}))
+        sys.exit(0)
 
     def timed(owner, name, spent):
         # wrap owner.name so that every call's seconds are appended to spent
@@ -280,6 +297,17 @@ def describe(name: str) -> str:
     return "  ".join(parts)
 
 
+def scaling(names: list[str], threads: int) -> int:
+    """Print the core's seconds with 1 and ``threads`` threads (best of four each) per case."""
+    print(f"jumpdet core (detect_jumps_inplace), 1 thread against {threads}, best of four runs each")
+    print(f"{'case':<16} {'1 thread s':>10} {f'{threads} threads s':>12} {'speed-up':>9}")
+    for name in names:
+        case = CASES[name]
+        times = run_one(case, "scaling", Path(str(threads)))
+        print(f"{name:<16} {times['one']:10.3f} {times['many']:12.3f} {times['one'] / times['many']:8.2f}x")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -299,7 +327,15 @@ def main(argv=None) -> int:
         default="1",
         help="the steps' maximum_cores for both implementations (default 1; e.g. 2, half, all)",
     )
+    parser.add_argument(
+        "--scaling",
+        type=int,
+        metavar="N",
+        help="instead: time jumpdet's core alone (detect_jumps_inplace) with 1 and N threads",
+    )
     args = parser.parse_args(argv)
+    if args.scaling:
+        return scaling(selected(args.cases), args.scaling)
     if args.list:
         for name in CASES:
             print(("* " if name in DEFAULT_CASES else "  ") + describe(name))
