@@ -15,6 +15,7 @@ after every jump (neighbour flags included), then JUMP_DET is removed where
 SATURATED or DO_NOT_USE is set.
 """
 
+from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
@@ -163,20 +164,29 @@ def _finish_block(
     return n_primary
 
 
+# The statistics of the pixels of one row that have a jump, and their scratch
+# buffers (a namedtuple numba can pass): columns, differences and their sorted
+# copy (flat, so that the (nvalues, m) views of the m pixels with a jump are
+# contiguous, which lets the compiler vectorise the sort), usable counts, median
+# difference, sigma, one pixel's usable differences for selection, and whether
+# each pixel of the row has a jump.
+RowStatistics = namedtuple(
+    "RowStatistics", ["cols", "diffs", "sorted_diffs", "count", "centre", "sigma", "one_pixel", "jumped"]
+)
+
+
 @njit(nogil=True, cache=True)
 def _row_statistics_buffers(nvalues, ncols):
-    """Buffers for the statistics of the jumped pixels of one row (a tuple numba can pass)."""
-    return (
-        np.empty(ncols, dtype=np.int64),  # columns of the pixels with a jump
-        # their differences, and sorted: flat, so that the (nvalues, m) views of the
-        # m pixels with a jump are contiguous, which lets the compiler vectorise the sort
+    """A :data:`RowStatistics` for rows of ``ncols`` pixels of ``nvalues`` differences."""
+    return RowStatistics(
+        np.empty(ncols, dtype=np.int64),
         np.empty(nvalues * ncols, dtype=np.float32),
         np.empty(nvalues * ncols, dtype=np.float32),
-        np.empty(ncols, dtype=np.int64),  # usable counts
-        np.empty(ncols),  # median difference
-        np.empty(ncols),  # sigma
-        np.empty(nvalues, dtype=np.float32),  # one pixel's usable differences, for selection
-        np.empty(ncols, dtype=np.uint8),  # whether each pixel of the row has a jump
+        np.empty(ncols, dtype=np.int64),
+        np.empty(ncols),
+        np.empty(ncols),
+        np.empty(nvalues, dtype=np.float32),
+        np.empty(ncols, dtype=np.uint8),
     )
 
 
@@ -185,11 +195,11 @@ def _row_statistics(data, seen, gain, read_noise, nframes, r, pairs, stats):
     """Median difference and sigma of every pixel of row ``r`` that has a jump; returns their number.
 
     The differences are gathered group by group, so each read runs along the
-    row (a pixel's groups lie a frame apart). Up to the network's limit the
-    pixels are sorted together by the sorting network, as in the search;
-    longer ramps take one selection per pixel in a contiguous buffer.
+    row (a pixel's groups lie a frame apart). The pixels are sorted together
+    by the sorting network, as in the search, except in long ramps with few
+    jumped pixels in the row, which take one selection per pixel.
     """
-    cols, diffs_buffer, sorted_buffer, count, centre, sigma, one_pixel, jumped = stats
+    cols, count, centre, sigma, jumped = stats.cols, stats.count, stats.centre, stats.sigma, stats.jumped
     nints, ngroups, ncols = seen.shape
     nvalues = nints * (ngroups - 1)
     jumped[:] = 0  # any JUMP_DET after the first group
@@ -203,8 +213,8 @@ def _row_statistics(data, seen, gain, read_noise, nframes, r, pairs, stats):
         if jumped[c]:
             cols[m] = c
             m += 1
-    diffs = diffs_buffer[: nvalues * m].reshape((nvalues, m))
-    sorted_diffs = sorted_buffer[: nvalues * m].reshape((nvalues, m))
+    diffs = stats.diffs[: nvalues * m].reshape((nvalues, m))
+    sorted_diffs = stats.sorted_diffs[: nvalues * m].reshape((nvalues, m))
     for i in range(nints):
         for g in range(1, ngroups):
             k = i * (ngroups - 1) + g - 1
@@ -220,7 +230,7 @@ def _row_statistics(data, seen, gain, read_noise, nframes, r, pairs, stats):
         if network:
             centre[j] = median_of_sorted(sorted_diffs[:, j], count[j])
         else:  # long ramps: one selection beats a full sort
-            centre[j] = usable_median(diffs[:, j], one_pixel)
+            centre[j] = usable_median(diffs[:, j], stats.one_pixel)
         sigma[j] = sigma_from_median(centre[j], read_variance(read_noise[r, c], gain[r, c], nframes))
     return m
 
@@ -255,7 +265,7 @@ def _collect_neighbour_sources(data, seen, gain, r, m, stats, low, high, sources
 
     Collected before any neighbour is flagged: flags set here are never sources.
     """
-    cols, _, _, _, centre, sigma, _, _ = stats
+    cols, centre, sigma = stats.cols, stats.centre, stats.sigma
     nints, ngroups = seen.shape[:2]
     for i in range(nints):
         for g in range(1, ngroups):
@@ -276,7 +286,7 @@ def _flag_after_jumps(data, gdq, gain, r, m, stats, after):
     flags the next ``after[k, 1]`` groups; the longer reach wins. All jumps
     are measured before any group is flagged.
     """
-    cols, _, _, _, centre, _, _, _ = stats
+    cols, centre = stats.cols, stats.centre
     nints, ngroups = gdq.shape[:2]
     seen = gdq[:, :, r, :]
     reach = np.zeros((nints, ngroups), dtype=np.int64)
