@@ -176,24 +176,36 @@ def _packed_unusable(groupdq: np.ndarray) -> np.ndarray:
 
 def _two_point_inplace(data, gdq, gain, read_noise, params, path, max_workers) -> int:
     tiles = plan_tiles(data.shape, max_workers)
+    # the single pass finds every pixel's median difference, which the post-processing
+    # needs again for the pixels with jumps: kept, a float64 plane (at most 8 bytes a
+    # pixel against 5 a value of the ramp, which has at least 11 groups on this path)
+    medians = np.empty(data.shape[2:]) if path == "single_pass" else None
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         all_flagged = list(
-            pool.map(lambda t: _search_tile(data, gdq, gain, read_noise, params, path, t), tiles.search)
+            pool.map(
+                lambda t: _search_tile(data, gdq, gain, read_noise, params, path, t, medians), tiles.search
+            )
         )
         if path == "sigma_clip":
             _unflag_fully_flagged_groups(gdq, np.logical_and.reduce(all_flagged))
-        frame = FrameInputs(data, gdq, gain, read_noise, params.nframes)
+        frame = FrameInputs(data, gdq, gain, read_noise, params.nframes, medians)
         blocks = [_row_block(gdq, start, stop) for start, stop in tiles.row_blocks]
         counts = pool.map(lambda b: postprocess_rows(frame, b, params), blocks)
         return sum(counts)
 
 
-def _search_tile(data, gdq, gain, read_noise, params, path, tile: Tile) -> np.ndarray | None:
+def _search_tile(data, gdq, gain, read_noise, params, path, tile: Tile, medians) -> np.ndarray | None:
     """Search one tile, OR its flags into GROUPDQ; with sigma clipping, return its all-flagged groups."""
     rows, cols = tile.rows, tile.cols
     tile_gdq = gdq[:, :, rows, cols]
     find_jumps_in_tile(
-        data[:, :, rows, cols], tile_gdq, gain[rows, cols], read_noise[rows, cols], params, path
+        data[:, :, rows, cols],
+        tile_gdq,
+        gain[rows, cols],
+        read_noise[rows, cols],
+        params,
+        path,
+        None if medians is None else medians[rows, cols],
     )
     if path != "sigma_clip":
         return None  # only jwst's sigma-clip path has the whole-group rule

@@ -54,6 +54,9 @@ class FrameInputs:
     gain : (nrows, ncols) float32 ndarray, e/DN
     read_noise : (nrows, ncols) float32 ndarray, DN
     nframes : int
+    medians : (nrows, ncols) float64 ndarray or None
+        Each pixel's median difference (electrons per group) when the search
+        found them (single pass); else they are computed here.
     """
 
     data: np.ndarray
@@ -61,6 +64,7 @@ class FrameInputs:
     gain: np.ndarray
     read_noise: np.ndarray
     nframes: int
+    medians: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,7 @@ def postprocess_rows(frame: FrameInputs, block: RowBlock, params: JumpParams) ->
         no_row if block.below is None else block.below[:, :, None],
         frame.gain[window],
         frame.read_noise[window],
+        np.empty((0, 0)) if frame.medians is None else frame.medians[window],
         frame.nframes,
         block.start - first,
         block.stop - first,
@@ -128,13 +133,28 @@ def remove_jump_from_unusable_inplace(gdq):
 
 @njit(nogil=True, cache=True)
 def _finish_block(
-    data, gdq, above, below, gain, read_noise, nframes, start, stop, neighbours, low, high, after, pairs
+    data,
+    gdq,
+    above,
+    below,
+    gain,
+    read_noise,
+    medians,
+    nframes,
+    start,
+    stop,
+    neighbours,
+    low,
+    high,
+    after,
+    pairs,
 ):
     """Neighbours, after-jump groups and clean-up for rows ``start:stop`` of a window.
 
     All arrays cover the window of rows ``start - 1 .. stop`` (as far as the
     frame goes); ``above``/``below`` replace the live halo rows when they
-    have any columns. ``after`` holds (electrons, groups) for the two
+    have any columns. ``medians`` holds the search's median differences
+    (empty when it has none). ``after`` holds (electrons, groups) for the two
     after-jump rules; ``pairs`` is the sorting network of one pixel's differences.
     """
     nints, ngroups, nrows, ncols = gdq.shape
@@ -149,7 +169,7 @@ def _finish_block(
         sources = List.empty_list(_POSITION)
         for r in range(max(start - 1, 0), min(stop + 1, nrows)):
             seen = _rows_seen(gdq, above, below, r, start, stop)
-            m = _row_statistics(data, seen, gain, read_noise, nframes, r, pairs, stats)
+            m = _row_statistics(data, seen, gain, read_noise, medians, nframes, r, pairs, stats)
             _collect_neighbour_sources(data, seen, gain, r, m, stats, low, high, sources)
         for i, g, r, c in sources:
             for dr, dc in ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)):
@@ -158,7 +178,7 @@ def _finish_block(
     if after[0, 1] > 0 or after[1, 1] > 0:
         for r in range(start, stop):
             seen = gdq[:, :, r, :]
-            m = _row_statistics(data, seen, gain, read_noise, nframes, r, pairs, stats)
+            m = _row_statistics(data, seen, gain, read_noise, medians, nframes, r, pairs, stats)
             _flag_after_jumps(data, gdq, gain, r, m, stats, after)
     remove_jump_from_unusable_inplace(gdq[:, :, start:stop])
     return n_primary
@@ -191,17 +211,14 @@ def _row_statistics_buffers(nvalues, ncols):
 
 
 @njit(nogil=True, cache=True)
-def _row_statistics(data, seen, gain, read_noise, nframes, r, pairs, stats):
+def _row_statistics(data, seen, gain, read_noise, medians, nframes, r, pairs, stats):
     """Median difference and sigma of every pixel of row ``r`` that has a jump; returns their number.
 
-    The differences are gathered group by group, so each read runs along the
-    row (a pixel's groups lie a frame apart). The pixels are sorted together
-    by the sorting network, as in the search, except in long ramps with few
-    jumped pixels in the row, which take one selection per pixel.
+    The medians are the search's when it found them (``medians`` not empty),
+    else computed here (:func:`_jumped_medians`).
     """
-    cols, count, centre, sigma, jumped = stats.cols, stats.count, stats.centre, stats.sigma, stats.jumped
+    cols, centre, sigma, jumped = stats.cols, stats.centre, stats.sigma, stats.jumped
     nints, ngroups, ncols = seen.shape
-    nvalues = nints * (ngroups - 1)
     jumped[:] = 0  # any JUMP_DET after the first group
     for i in range(nints):
         for g in range(1, ngroups):
@@ -213,6 +230,29 @@ def _row_statistics(data, seen, gain, read_noise, nframes, r, pairs, stats):
         if jumped[c]:
             cols[m] = c
             m += 1
+    if medians.shape[0]:  # the same median of the same differences
+        for j in range(m):
+            centre[j] = medians[r, cols[j]]
+    else:
+        _jumped_medians(data, seen, gain, r, m, pairs, stats)
+    for j in range(m):
+        c = cols[j]
+        sigma[j] = sigma_from_median(centre[j], read_variance(read_noise[r, c], gain[r, c], nframes))
+    return m
+
+
+@njit(nogil=True, cache=True)
+def _jumped_medians(data, seen, gain, r, m, pairs, stats):
+    """Median differences of the ``m`` pixels ``stats.cols[:m]`` of row ``r`` into ``stats.centre``.
+
+    The differences are gathered group by group, so each read runs along the
+    row (a pixel's groups lie a frame apart). The pixels are sorted together
+    by the sorting network, as in the search, except in long ramps with few
+    jumped pixels in the row, which take one selection per pixel.
+    """
+    cols, count, centre = stats.cols, stats.count, stats.centre
+    nints, ngroups = seen.shape[:2]
+    nvalues = nints * (ngroups - 1)
     diffs = stats.diffs[: nvalues * m].reshape((nvalues, m))
     sorted_diffs = stats.sorted_diffs[: nvalues * m].reshape((nvalues, m))
     for i in range(nints):
@@ -226,13 +266,10 @@ def _row_statistics(data, seen, gain, read_noise, nframes, r, pairs, stats):
     if network:
         sort_usable_columns(diffs, sorted_diffs, count[:m], pairs)
     for j in range(m):
-        c = cols[j]
         if network:
             centre[j] = median_of_sorted(sorted_diffs[:, j], count[j])
         else:  # long ramps: one selection beats a full sort
             centre[j] = usable_median(diffs[:, j], stats.one_pixel)
-        sigma[j] = sigma_from_median(centre[j], read_variance(read_noise[r, c], gain[r, c], nframes))
-    return m
 
 
 @njit(nogil=True, cache=True)

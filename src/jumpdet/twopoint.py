@@ -252,8 +252,12 @@ def _flag_outside(values, group, lower, upper):
 
 
 @njit(nogil=True, cache=True)
-def _search_rows(data, gdq, gain, read_noise, nframes, path, thresholds, only_use_ints, pairs):
-    """OR JUMP_DET into ``gdq`` for every pixel of a tile; ``path`` indexes :data:`PATHS`."""
+def _search_rows(data, gdq, gain, read_noise, nframes, path, thresholds, only_use_ints, pairs, medians):
+    """OR JUMP_DET into ``gdq`` for every pixel of a tile; ``path`` indexes :data:`PATHS`.
+
+    On the single-pass path, each pixel's median difference goes to ``medians``
+    unless it is empty.
+    """
     nints, ngroups, nrows, ncols = data.shape
     nvalues = nints * (ngroups - 1)
     diffs = np.empty((nvalues, ncols), dtype=np.float32)
@@ -272,11 +276,13 @@ def _search_rows(data, gdq, gain, read_noise, nframes, path, thresholds, only_us
             _single_pass_row(
                 diffs, gdq, row, variance, thresholds[0], sorted_diffs, count, pairs, centre, sigma
             )
+            if medians.shape[0]:
+                medians[row] = centre
         else:
             _sigma_clip_row(diffs, gdq, row, thresholds[0], only_use_ints, pairs, workspace)
 
 
-def find_jumps_in_tile(data, gdq, gain, read_noise, params: JumpParams, path: str) -> None:
+def find_jumps_in_tile(data, gdq, gain, read_noise, params: JumpParams, path: str, medians=None) -> None:
     """Search one tile and OR JUMP_DET into its GROUPDQ, in place.
 
     Parameters
@@ -290,6 +296,10 @@ def find_jumps_in_tile(data, gdq, gain, read_noise, params: JumpParams, path: st
     read_noise : (nrows, ncols) float32 ndarray, DN (difference of two reads)
     params : JumpParams
     path : {"iterative", "single_pass", "sigma_clip"}
+    medians : (nrows, ncols) float64 ndarray, optional
+        On the single-pass path, receives each pixel's median difference
+        (electrons per group), which the post-processing then need not
+        compute again (:attr:`jumpdet.postprocess.FrameInputs.medians`).
     """
     nints, ngroups = data.shape[:2]
     # every path sorts a whole row of pixels at once: sigma clipping each set of
@@ -314,4 +324,5 @@ def find_jumps_in_tile(data, gdq, gain, read_noise, params: JumpParams, path: st
         thresholds,
         params.only_use_ints,
         pairs,
+        np.empty((0, 0)) if medians is None else medians,
     )
