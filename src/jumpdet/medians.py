@@ -92,14 +92,23 @@ def median(a, n):
     """NaN-free median of ``a[:n]`` in float64 (NaN when ``n`` is 0); reorders ``a``."""
     if n == 0:
         return np.nan
-    high = np.float64(kth_smallest(a, n, n // 2))
-    if n % 2:
+    return _middle_by_selection(a, n, n // 2, n % 2 == 1)
+
+
+@njit(nogil=True, cache=True)
+def _middle_by_selection(a, n, upper, odd):
+    """The value of rank ``upper`` of ``a[:n]`` (``odd``), or the float64 mean of ranks
+    ``upper - 1`` and ``upper`` (as ``np.median`` takes them); reorders ``a``.
+
+    Selection leaves every value below position ``upper`` no larger than the
+    one there, so rank ``upper - 1`` is their maximum: a scan, not a second
+    selection.
+    """
+    high = np.float64(kth_smallest(a, n, upper))
+    if odd:
         return high
-    # selection leaves every value below position n // 2 no larger than the
-    # one there, so the lower middle value is their maximum: a scan, not a
-    # second selection
     low = a[0]
-    for i in range(1, n // 2):
+    for i in range(1, upper):
         low = max(low, a[i])
     return (np.float64(low) + high) / 2.0
 
@@ -140,13 +149,7 @@ def usable_median(values, scratch):
     lower_rank = upper_rank - 1 + n % 2
     if lower_rank < 0 or upper_rank >= kept:  # the sample missed the median (rare): start over
         return median(scratch, copy_usable(values, scratch))
-    middle = np.float64(kth_smallest(scratch, kept, upper_rank))
-    if n % 2:
-        return middle
-    lower = scratch[0]  # the lower middle value: the largest below the selected one
-    for i in range(1, upper_rank):
-        lower = max(lower, scratch[i])
-    return (np.float64(lower) + middle) / 2.0
+    return _middle_by_selection(scratch, kept, upper_rank, n % 2 == 1)
 
 
 @njit(nogil=True, cache=True)
@@ -211,13 +214,8 @@ def clipped_median_of_usable(values, scratch):
         kept += scratch[i] != largest
     if kept == 0:
         return np.nan, n
-    high = np.float64(kth_smallest(scratch, n, kept // 2))
-    if kept % 2:
-        return high, n
-    low = scratch[0]  # the largest value below the selected one
-    for i in range(1, kept // 2):
-        low = max(low, scratch[i])
-    return (np.float64(low) + high) / 2.0, n
+    # the kept values are the smallest, so their middle ranks are those of all values
+    return _middle_by_selection(scratch, n, kept // 2, kept % 2 == 1), n
 
 
 @njit(nogil=True, cache=True)
