@@ -145,3 +145,61 @@ def test_clipped_median_of_unsorted_values_equals_jwst_definition(values):
     assert_array_equal(median, jwst_clipped_median(values))
     assert n_usable == np.count_nonzero(~np.isnan(values))
     assert_array_equal(values, original)
+
+
+long_columns = st.integers(1, 6).flatmap(
+    lambda ncols: st.one_of(
+        arrays(np.float32, st.tuples(st.integers(64, 700), st.just(ncols)), elements=float32_or_nan),
+        arrays(np.float32, st.tuples(st.integers(64, 700), st.just(ncols)), elements=tie_prone),
+        arrays(
+            np.float32,
+            st.tuples(st.integers(64, 700), st.just(ncols)),
+            elements=st.one_of(st.floats(-1e3, 1e3, width=32), st.just(np.inf), st.just(-np.inf)),
+        ).map(lambda a: np.sort(a, axis=0)),
+    )
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(long_columns)
+def test_a_proven_median_bracket_holds_the_nanmedian_and_a_bracket_of_one_value_is_it(values):
+    from jumpdet.medians import MEDIAN_SAMPLE, column_median_brackets
+
+    ncols = values.shape[1]
+    lower, upper = np.empty(ncols), np.empty(ncols)
+    proven = column_median_brackets(values, sorting_network(MEDIAN_SAMPLE), lower, upper)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = np.nanmedian(values.astype(np.float64), axis=0)
+    for c in np.flatnonzero(proven):
+        assert lower[c] <= expected[c] <= upper[c]
+        if lower[c] == upper[c]:
+            assert lower[c] == expected[c]
+
+
+def test_median_brackets_are_proven_and_narrow_on_noisy_ramps():
+    from jumpdet.medians import MEDIAN_SAMPLE, column_median_brackets
+
+    values = np.random.default_rng(0).normal(100, 10, (1080, 256)).astype(np.float32)
+    values[::97] = np.nan
+    lower, upper = np.empty(256), np.empty(256)
+    proven = column_median_brackets(values, sorting_network(MEDIAN_SAMPLE), lower, upper)
+    assert proven.mean() > 0.9
+    # about the middle third of the values: less than a standard deviation wide
+    assert np.median(upper - lower) < 10
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 120).flatmap(
+        lambda n: arrays(np.float32, (n, 5), elements=st.one_of(st.floats(-1e3, 1e3, width=32), tie_prone))
+    )
+)
+def test_the_median_network_puts_the_two_middle_values_in_place(values):
+    from jumpdet.medians import median_network
+
+    n = values.shape[0]
+    out, count = np.empty_like(values), np.empty(5, np.int64)
+    sort_usable_columns(values, out, count, median_network(n))
+    expected = np.sort(np.where(np.isnan(values), np.inf, values), axis=0)
+    assert_array_equal(out[[(n - 1) // 2, n // 2]], expected[[(n - 1) // 2, n // 2]])

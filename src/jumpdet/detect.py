@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit
 
 from .flags import DO_NOT_USE, JUMP_DET, NO_GAIN_VALUE
+from .medians import NETWORK_LIMIT
 from .params import JumpParams
 from .plan import DetectionPlan, all_do_not_use_groups, plan_detection
 from .postprocess import FrameInputs, RowBlock, postprocess_rows, remove_jump_from_unusable_inplace
@@ -176,25 +177,48 @@ def _packed_unusable(groupdq: np.ndarray) -> np.ndarray:
 
 def _two_point_inplace(data, gdq, gain, read_noise, params, path, max_workers) -> int:
     tiles = plan_tiles(data.shape, max_workers)
-    # the single pass finds every pixel's median difference, which the post-processing
-    # needs again for the pixels with jumps: kept, a float64 plane (at most 8 bytes a
-    # pixel against 5 a value of the ramp, which has at least 11 groups on this path)
-    medians = np.empty(data.shape[2:]) if path == "single_pass" else None
+    medians, brackets = _median_planes(data.shape, path)
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         all_flagged = list(
             pool.map(
-                lambda t: _search_tile(data, gdq, gain, read_noise, params, path, t, medians), tiles.search
+                lambda t: _search_tile(data, gdq, gain, read_noise, params, path, t, medians, brackets),
+                tiles.search,
             )
         )
         if path == "sigma_clip":
             _unflag_fully_flagged_groups(gdq, np.logical_and.reduce(all_flagged))
-        frame = FrameInputs(data, gdq, gain, read_noise, params.nframes, medians)
+        frame = FrameInputs(data, gdq, gain, read_noise, params.nframes, medians, brackets)
         blocks = [_row_block(gdq, start, stop) for start, stop in tiles.row_blocks]
         counts = pool.map(lambda b: postprocess_rows(frame, b, params), blocks)
         return sum(counts)
 
 
-def _search_tile(data, gdq, gain, read_noise, params, path, tile: Tile, medians) -> np.ndarray | None:
+def _median_planes(shape, path):
+    """Planes in which the search leaves what it learns of each pixel's median difference.
+
+    The post-processing needs the median difference of every pixel with a
+    jump. The single pass finds it exactly: kept in a float64 plane (at most
+    8 bytes a pixel against 5 a value of the ramp, which has at least 11
+    groups on this path). In long ramps on the other paths, the search
+    brackets it cheaply from the differences it holds anyway (two float32
+    planes, against at least 1280 bytes a pixel of ramp), and the
+    post-processing need not read the ramp again. Short ramps of the other
+    paths get nothing: the post-processing sorts their few jumped pixels.
+
+    Returns
+    -------
+    medians : (nrows, ncols) float64 ndarray or None
+    brackets : (2, nrows, ncols) float32 ndarray or None
+    """
+    nints, ngroups, nrows, ncols = shape
+    if path == "single_pass":
+        return np.empty((nrows, ncols)), None
+    if nints * (ngroups - 1) > NETWORK_LIMIT:
+        return None, np.empty((2, nrows, ncols), dtype=np.float32)
+    return None, None
+
+
+def _search_tile(data, gdq, gain, read_noise, params, path, tile: Tile, medians, brackets):
     """Search one tile, OR its flags into GROUPDQ; with sigma clipping, return its all-flagged groups."""
     rows, cols = tile.rows, tile.cols
     tile_gdq = gdq[:, :, rows, cols]
@@ -206,6 +230,7 @@ def _search_tile(data, gdq, gain, read_noise, params, path, tile: Tile, medians)
         params,
         path,
         None if medians is None else medians[rows, cols],
+        None if brackets is None else brackets[:, rows, cols],
     )
     if path != "sigma_clip":
         return None  # only jwst's sigma-clip path has the whole-group rule

@@ -23,14 +23,17 @@ import numpy as np
 from numba import njit
 
 __all__ = [
+    "MEDIAN_SAMPLE",
     "NETWORK_LIMIT",
     "ROW_NETWORK_LIMIT",
     "clipped_median_of_sorted",
     "clipped_median_of_usable",
+    "column_median_brackets",
     "copy_usable",
     "insertion_sort",
     "kth_smallest",
     "median",
+    "median_network",
     "median_of_sorted",
     "sort_columns",
     "sort_usable_columns",
@@ -116,7 +119,7 @@ def _middle_by_selection(a, n, upper, odd):
 # Long selections first narrow the search to a bracket of values around the
 # median, estimated from a sample (Floyd and Rivest's idea): one branch-free
 # pass then leaves about a quarter of the values to select from.
-_SAMPLE = 64
+MEDIAN_SAMPLE = 64
 _BRACKET = 10  # sample ranks either side of the sample's middle
 _BRACKET_MIN_VALUES = 256
 
@@ -132,12 +135,12 @@ def usable_median(values, scratch):
     n = copy_usable(values, scratch)
     if n < _BRACKET_MIN_VALUES:
         return median(scratch, n)
-    sample = np.empty(_SAMPLE, dtype=scratch.dtype)
-    step = n // _SAMPLE
-    for t in range(_SAMPLE):
+    sample = np.empty(MEDIAN_SAMPLE, dtype=scratch.dtype)
+    step = n // MEDIAN_SAMPLE
+    for t in range(MEDIAN_SAMPLE):
         sample[t] = scratch[t * step]
-    insertion_sort(sample, _SAMPLE)
-    low, high = sample[_SAMPLE // 2 - 1 - _BRACKET], sample[_SAMPLE // 2 + _BRACKET]
+    insertion_sort(sample, MEDIAN_SAMPLE)
+    low, high = sample[MEDIAN_SAMPLE // 2 - 1 - _BRACKET], sample[MEDIAN_SAMPLE // 2 + _BRACKET]
     below = 0
     kept = 0
     for i in range(n):  # branch-free: the write always happens, the index moves when kept
@@ -150,6 +153,59 @@ def usable_median(values, scratch):
     if lower_rank < 0 or upper_rank >= kept:  # the sample missed the median (rare): start over
         return median(scratch, copy_usable(values, scratch))
     return _middle_by_selection(scratch, kept, upper_rank, n % 2 == 1)
+
+
+@njit(nogil=True, cache=True)
+def column_median_brackets(values, sample_pairs, lower, upper):
+    """Brackets of the median of each column of ``values``, all columns at once.
+
+    Each column's ``np.nanmedian`` (in float64) lies in ``[lower, upper]``
+    where the returned flag is True: a sample of the column, sorted by a
+    network across columns, proposes the bracket (as in
+    :func:`usable_median`) and one branch-free pass counts the values on
+    either side to prove it holds. Where the flag is False the sample missed
+    (rare) or had too few usable values, and the bracket means nothing.
+    When ``lower == upper``, that value is the median.
+
+    Parameters
+    ----------
+    values : (nvalues, ncols) float32 ndarray
+        NaN marks an unusable value; ``nvalues`` at least :data:`MEDIAN_SAMPLE`.
+    sample_pairs : (npairs, 2) int ndarray
+        ``sorting_network(MEDIAN_SAMPLE)``.
+    lower, upper : (ncols,) float64 ndarray
+        Receive the brackets.
+
+    Returns
+    -------
+    (ncols,) bool ndarray
+    """
+    nvalues, ncols = values.shape
+    step = nvalues // MEDIAN_SAMPLE
+    sample = np.empty((MEDIAN_SAMPLE, ncols), dtype=values.dtype)
+    for t in range(MEDIAN_SAMPLE):
+        sample[t] = values[t * step]
+    sorted_sample = np.empty_like(sample)
+    sampled = np.empty(ncols, dtype=np.int64)
+    sort_usable_columns(sample, sorted_sample, sampled, sample_pairs)
+    for c in range(ncols):
+        low_rank, high_rank = sampled[c] // 2 - 1 - _BRACKET, sampled[c] // 2 + _BRACKET
+        lower[c] = sorted_sample[max(low_rank, 0), c]
+        upper[c] = sorted_sample[min(high_rank, MEDIAN_SAMPLE - 1), c]
+    below, above, usable = np.zeros(ncols, np.int64), np.zeros(ncols, np.int64), np.zeros(ncols, np.int64)
+    for k in range(nvalues):
+        row = values[k]
+        for c in range(ncols):  # branch-free, in SIMD lanes
+            v = np.float64(row[c])
+            below[c] += v < lower[c]
+            above[c] += v > upper[c]
+            usable[c] += v == v
+    proven = np.empty(ncols, dtype=np.bool_)
+    for c in range(ncols):
+        n = usable[c]
+        # both middle values (ranks (n-1)//2 and n//2) lie within the bracket
+        proven[c] = sampled[c] >= 2 * _BRACKET + 2 and below[c] <= (n - 1) // 2 and above[c] <= n - 1 - n // 2
+    return proven
 
 
 @njit(nogil=True, cache=True)
@@ -258,6 +314,24 @@ def sorting_network(n: int, limit: int = NETWORK_LIMIT) -> np.ndarray:
             span //= 2
         merged *= 2
     return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+@lru_cache(maxsize=64)
+def median_network(n: int, limit: int = NETWORK_LIMIT) -> np.ndarray:
+    """The pairs of :func:`sorting_network` that put the two middle values of ``n`` in place.
+
+    A compare-exchange that cannot change what ends at positions
+    ``(n - 1) // 2`` and ``n // 2`` is dropped (walking the network
+    backwards): about a fifth of them. The other positions are left
+    unsorted, so the result serves a median of all ``n`` values only.
+    """
+    needed = {(n - 1) // 2, n // 2}
+    kept = []
+    for a, b in sorting_network(n, limit)[::-1]:
+        if a in needed or b in needed:
+            kept.append((a, b))
+            needed.update((int(a), int(b)))
+    return np.array(kept[::-1], dtype=np.int64).reshape(-1, 2)
 
 
 @njit(nogil=True, cache=True)

@@ -48,7 +48,8 @@ class JumpParams:
     max_jump_to_flag_neighbors, min_jump_to_flag_neighbors : float
         Significance limits (sigma) for neighbour flagging.
     after_jump_flag_e1, after_jump_flag_e2 : float
-        Jump amplitude (electrons) above which later groups are flagged.
+        Jump amplitude (electrons) above which later groups are flagged;
+        it matters only when the matching number of groups is positive.
     after_jump_flag_groups1, after_jump_flag_groups2 : int
         Number of groups flagged after such a jump; 0 or negative: none.
     nframes : int
@@ -251,7 +252,10 @@ def params_from_step(step, *, group_time_s: float, nframes: int, gain: np.ndarra
             f"meta.exposure.group_time is {group_time_s!r}; it must be a positive number of seconds "
             "(set it in the input file's GROUPTIM keyword)"
         )
-    gain_median = median_gain(gain)
+    groups1 = _groups_within(step, "after_jump_flag_time1", group_time_s)
+    groups2 = _groups_within(step, "after_jump_flag_time2", group_time_s)
+    # the median of a full-frame gain takes tens of milliseconds: only when a rule uses it
+    gain_median = median_gain(gain) if groups1 > 0 or groups2 > 0 else np.float32(0)
     return JumpParams(
         rejection_threshold=step.rejection_threshold,
         three_group_rejection_threshold=step.three_group_rejection_threshold,
@@ -261,9 +265,9 @@ def params_from_step(step, *, group_time_s: float, nframes: int, gain: np.ndarra
         min_jump_to_flag_neighbors=step.min_jump_to_flag_neighbors,
         # DN -> electrons with the median gain, seconds -> whole groups
         after_jump_flag_e1=electrons_from_dn(step.after_jump_flag_dn1, gain_median),
-        after_jump_flag_groups1=_groups_within(step, "after_jump_flag_time1", group_time_s),
+        after_jump_flag_groups1=groups1,
         after_jump_flag_e2=electrons_from_dn(step.after_jump_flag_dn2, gain_median),
-        after_jump_flag_groups2=_groups_within(step, "after_jump_flag_time2", group_time_s),
+        after_jump_flag_groups2=groups2,
         nframes=int(nframes),
         minimum_groups=step.minimum_groups,
         minimum_sigclip_groups=step.minimum_sigclip_groups,

@@ -24,8 +24,6 @@ from numba.typed import List
 
 from .flags import JUMP_DET
 from .medians import (
-    NETWORK_LIMIT,
-    ROW_NETWORK_LIMIT,
     median_of_sorted,
     sort_usable_columns,
     sorting_network,
@@ -37,9 +35,7 @@ from .twopoint import UNUSABLE, electrons, read_variance, sigma_from_median
 __all__ = ["FrameInputs", "RowBlock", "postprocess_rows", "remove_jump_from_unusable_inplace"]
 
 NOT_JUMP = np.uint8(~JUMP_DET & 0xFF)
-# Above NETWORK_LIMIT values, a row's jumped pixels are sorted by the network only
-# when there are at least this many of them (else one selection per pixel).
-_NETWORK_MIN_PIXELS = 32
+_NO_BRACKETS = np.empty((2, 0, 0), np.float32)
 _POSITION = types.UniTuple(types.int64, 4)  # (integration, group, row, column)
 
 
@@ -56,7 +52,12 @@ class FrameInputs:
     nframes : int
     medians : (nrows, ncols) float64 ndarray or None
         Each pixel's median difference (electrons per group) when the search
-        found them (single pass); else they are computed here.
+        found them (single pass).
+    median_brackets : (2, nrows, ncols) float32 ndarray or None
+        Else, in long ramps, a proven (lower, upper) bracket of each median
+        from the search, (-inf, inf) where it has none; the exact median is
+        then found here only when a decision needs it. With neither, the
+        medians are computed here.
     """
 
     data: np.ndarray
@@ -65,6 +66,7 @@ class FrameInputs:
     read_noise: np.ndarray
     nframes: int
     medians: np.ndarray | None = None
+    median_brackets: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ def postprocess_rows(frame: FrameInputs, block: RowBlock, params: JumpParams) ->
         frame.gain[window],
         frame.read_noise[window],
         np.empty((0, 0)) if frame.medians is None else frame.medians[window],
+        _NO_BRACKETS if frame.median_brackets is None else frame.median_brackets[:, window],
         frame.nframes,
         block.start - first,
         block.stop - first,
@@ -112,7 +115,7 @@ def postprocess_rows(frame: FrameInputs, block: RowBlock, params: JumpParams) ->
                 (params.after_jump_flag_e2, params.after_jump_flag_groups2),
             ]
         ),
-        sorting_network(nints * (ngroups - 1), ROW_NETWORK_LIMIT),
+        sorting_network(nints * (ngroups - 1)),
     )
 
 
@@ -140,6 +143,7 @@ def _finish_block(
     gain,
     read_noise,
     medians,
+    brackets,
     nframes,
     start,
     stop,
@@ -153,9 +157,10 @@ def _finish_block(
 
     All arrays cover the window of rows ``start - 1 .. stop`` (as far as the
     frame goes); ``above``/``below`` replace the live halo rows when they
-    have any columns. ``medians`` holds the search's median differences
-    (empty when it has none). ``after`` holds (electrons, groups) for the two
-    after-jump rules; ``pairs`` is the sorting network of one pixel's differences.
+    have any columns. ``medians`` and ``brackets`` hold what the search found
+    of the median differences (empty when it has none). ``after`` holds
+    (electrons, groups) for the two after-jump rules; ``pairs`` is the
+    sorting network of one pixel's differences.
     """
     nints, ngroups, nrows, ncols = gdq.shape
     n_primary = 0
@@ -164,12 +169,13 @@ def _finish_block(
             for g in range(ngroups):
                 for c in range(ncols):
                     n_primary += (gdq[i, g, r, c] & JUMP_DET) != 0
-    stats = _row_statistics_buffers(nints * (ngroups - 1), ncols)
+    whole_rows = medians.shape[0] == 0 and brackets.shape[1] == 0
+    stats = _row_statistics_buffers(nints * (ngroups - 1), ncols, whole_rows)
     if neighbours:
         sources = List.empty_list(_POSITION)
         for r in range(max(start - 1, 0), min(stop + 1, nrows)):
             seen = _rows_seen(gdq, above, below, r, start, stop)
-            m = _row_statistics(data, seen, gain, read_noise, medians, nframes, r, pairs, stats)
+            m = _row_statistics(data, seen, gain, read_noise, medians, brackets, nframes, r, pairs, stats)
             _collect_neighbour_sources(data, seen, gain, r, m, stats, low, high, sources)
         for i, g, r, c in sources:
             for dr, dc in ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)):
@@ -178,46 +184,77 @@ def _finish_block(
     if after[0, 1] > 0 or after[1, 1] > 0:
         for r in range(start, stop):
             seen = gdq[:, :, r, :]
-            m = _row_statistics(data, seen, gain, read_noise, medians, nframes, r, pairs, stats)
+            m = _row_statistics(data, seen, gain, read_noise, medians, brackets, nframes, r, pairs, stats)
             _flag_after_jumps(data, gdq, gain, r, m, stats, after)
     remove_jump_from_unusable_inplace(gdq[:, :, start:stop])
     return n_primary
 
 
 # The statistics of the pixels of one row that have a jump, and their scratch
-# buffers (a namedtuple numba can pass): columns, differences and their sorted
-# copy (flat, so that the (nvalues, m) views of the m pixels with a jump are
-# contiguous, which lets the compiler vectorise the sort), usable counts, median
-# difference, sigma, one pixel's usable differences for selection, and whether
-# each pixel of the row has a jump.
+# buffers (a namedtuple numba can pass): columns, and each column's index among
+# them (its slot); differences and their sorted copy (flat, so that the
+# (nvalues, m) views of the m pixels with a jump are contiguous, which lets the
+# compiler vectorise the sort); usable counts; each pixel's median difference,
+# either settled (exact, with its sigma) or, in long ramps until a decision
+# needs it, only bracketed by lower and upper; read variance; one pixel's usable
+# differences for selection; one group's electrons; and whether each pixel of
+# the row has a jump.
 RowStatistics = namedtuple(
-    "RowStatistics", ["cols", "diffs", "sorted_diffs", "count", "centre", "sigma", "one_pixel", "jumped"]
+    "RowStatistics",
+    [
+        "cols",
+        "slot",
+        "diffs",
+        "sorted_diffs",
+        "count",
+        "centre",
+        "sigma",
+        "settled",
+        "lower",
+        "upper",
+        "variance",
+        "one_pixel",
+        "electrons",
+        "jumped",
+    ],
 )
 
 
 @njit(nogil=True, cache=True)
-def _row_statistics_buffers(nvalues, ncols):
-    """A :data:`RowStatistics` for rows of ``ncols`` pixels of ``nvalues`` differences."""
+def _row_statistics_buffers(nvalues, ncols, whole_rows):
+    """A :data:`RowStatistics` for rows of ``ncols`` pixels of ``nvalues`` differences.
+
+    Room for the differences of a whole row only when the medians are
+    computed here (``whole_rows``); else of one pixel.
+    """
+    room = nvalues * ncols if whole_rows else nvalues
     return RowStatistics(
         np.empty(ncols, dtype=np.int64),
-        np.empty(nvalues * ncols, dtype=np.float32),
-        np.empty(nvalues * ncols, dtype=np.float32),
         np.empty(ncols, dtype=np.int64),
+        np.empty(room, dtype=np.float32),
+        np.empty(room, dtype=np.float32),
+        np.empty(ncols, dtype=np.int64),
+        np.empty(ncols),
+        np.empty(ncols),
+        np.empty(ncols, dtype=np.bool_),
+        np.empty(ncols),
         np.empty(ncols),
         np.empty(ncols),
         np.empty(nvalues, dtype=np.float32),
+        np.empty(ncols, dtype=np.float32),
         np.empty(ncols, dtype=np.uint8),
     )
 
 
 @njit(nogil=True, cache=True)
-def _row_statistics(data, seen, gain, read_noise, medians, nframes, r, pairs, stats):
-    """Median difference and sigma of every pixel of row ``r`` that has a jump; returns their number.
+def _row_statistics(data, seen, gain, read_noise, medians, brackets, nframes, r, pairs, stats):
+    """Median difference (settled or bracketed) of each pixel of row ``r`` with a jump; returns their number.
 
     The medians are the search's when it found them (``medians`` not empty),
-    else computed here (:func:`_jumped_medians`).
+    or bracketed by the search's ``brackets`` (when not empty), else
+    computed here (:func:`_jumped_medians`).
     """
-    cols, centre, sigma, jumped = stats.cols, stats.centre, stats.sigma, stats.jumped
+    cols, centre, settled, jumped = stats.cols, stats.centre, stats.settled, stats.jumped
     nints, ngroups, ncols = seen.shape
     jumped[:] = 0  # any JUMP_DET after the first group
     for i in range(nints):
@@ -229,47 +266,102 @@ def _row_statistics(data, seen, gain, read_noise, medians, nframes, r, pairs, st
     for c in range(ncols):
         if jumped[c]:
             cols[m] = c
+            stats.slot[c] = m
+            stats.variance[m] = read_variance(read_noise[r, c], gain[r, c], nframes)
             m += 1
     if medians.shape[0]:  # the same median of the same differences
         for j in range(m):
             centre[j] = medians[r, cols[j]]
+            settled[j] = True
+    elif brackets.shape[1]:
+        for j in range(m):
+            stats.lower[j], stats.upper[j] = brackets[0, r, cols[j]], brackets[1, r, cols[j]]
+            # a bracket of one value is the median (the mean of two equal middle values)
+            centre[j] = stats.lower[j]
+            settled[j] = stats.lower[j] == stats.upper[j]
     else:
         _jumped_medians(data, seen, gain, r, m, pairs, stats)
     for j in range(m):
-        c = cols[j]
-        sigma[j] = sigma_from_median(centre[j], read_variance(read_noise[r, c], gain[r, c], nframes))
+        if settled[j]:
+            stats.sigma[j] = sigma_from_median(centre[j], stats.variance[j])
     return m
 
 
 @njit(nogil=True, cache=True)
 def _jumped_medians(data, seen, gain, r, m, pairs, stats):
-    """Median differences of the ``m`` pixels ``stats.cols[:m]`` of row ``r`` into ``stats.centre``.
+    """Median differences of the ``m`` pixels ``stats.cols[:m]`` of row ``r``, settled.
 
     The differences are gathered group by group, so each read runs along the
-    row (a pixel's groups lie a frame apart). The pixels are sorted together
-    by the sorting network, as in the search, except in long ramps with few
-    jumped pixels in the row, which take one selection per pixel.
+    row (a pixel's groups lie a frame apart), and the pixels are sorted
+    together by the sorting network, as in the search.
     """
-    cols, count, centre = stats.cols, stats.count, stats.centre
+    cols, count, centre, settled = stats.cols, stats.count, stats.centre, stats.settled
     nints, ngroups = seen.shape[:2]
     nvalues = nints * (ngroups - 1)
     diffs = stats.diffs[: nvalues * m].reshape((nvalues, m))
     sorted_diffs = stats.sorted_diffs[: nvalues * m].reshape((nvalues, m))
+    previous = stats.electrons
+    gains = gain[r]
+    for i in range(nints):
+        for g in range(ngroups):
+            values, flags = data[i, g, r], seen[i, g]
+            k = i * (ngroups - 1) + g - 1
+            for j in range(m):  # each group read once; the same arithmetic as _difference
+                e = electrons(values[cols[j]], flags[cols[j]], gains[cols[j]])
+                if g > 0:
+                    diffs[k, j] = e - previous[j]
+                previous[j] = e
+    sort_usable_columns(diffs, sorted_diffs, count[:m], pairs)
+    for j in range(m):
+        centre[j] = median_of_sorted(sorted_diffs[:, j], count[j])
+        settled[j] = True
+
+
+@njit(nogil=True, cache=True)
+def _settle(data, seen, gain, r, stats, j):
+    """Find the exact median difference of jumped pixel ``j`` of row ``r`` (one selection), and its sigma."""
+    c = stats.cols[j]
+    nints, ngroups = seen.shape[:2]
+    values = stats.diffs[: nints * (ngroups - 1)]
     for i in range(nints):
         for g in range(1, ngroups):
-            k = i * (ngroups - 1) + g - 1
-            for j in range(m):
-                diffs[k, j] = _difference(data, seen, gain, i, g, r, cols[j])
-    # a network sorts all the row's jumped pixels at once, in SIMD lanes: for short
-    # ramps always the cheapest; for long ones only with enough pixels to fill the lanes
-    network = nvalues < 2 or (pairs.shape[0] > 0 and (nvalues <= NETWORK_LIMIT or m >= _NETWORK_MIN_PIXELS))
-    if network:
-        sort_usable_columns(diffs, sorted_diffs, count[:m], pairs)
-    for j in range(m):
-        if network:
-            centre[j] = median_of_sorted(sorted_diffs[:, j], count[j])
-        else:  # long ramps: one selection beats a full sort
-            centre[j] = usable_median(diffs[:, j], stats.one_pixel)
+            values[i * (ngroups - 1) + g - 1] = _difference(data, seen, gain, i, g, r, c)
+    stats.centre[j] = usable_median(values, stats.one_pixel)
+    stats.sigma[j] = sigma_from_median(stats.centre[j], stats.variance[j])
+    stats.settled[j] = True
+
+
+_INSIDE, _OUTSIDE, _UNDECIDED = 1, 0, -1
+
+
+@njit(nogil=True, cache=True)
+def _ratio_verdict(d, lower, upper, variance, low, high):
+    """Whether ``low < |d - c| / sqrt(|c| + variance) < high`` for all ``c`` in the bracket.
+
+    Returns ``_INSIDE`` if so for every ``c``, ``_OUTSIDE`` if for none, else
+    ``_UNDECIDED``. The bounds are the same floating-point operations as the
+    exact ratio applied to the bracket's ends; every one of them (subtract,
+    abs, add, sqrt, divide) is correctly rounded and so monotonic, which
+    makes the exact ratio's computed value lie between the computed bounds.
+    Anything not finite is left undecided.
+    """
+    if not (np.isfinite(d) and np.isfinite(lower) and np.isfinite(upper) and np.isfinite(variance)):
+        return _UNDECIDED
+    to_lower, to_upper = abs(d - lower), abs(d - upper)
+    farthest = max(to_lower, to_upper)
+    nearest = 0.0 if lower <= d <= upper else min(to_lower, to_upper)
+    smallest_signal = 0.0 if lower <= 0.0 <= upper else min(abs(lower), abs(upper))
+    largest_signal = max(abs(lower), abs(upper))
+    smallest_sigma = np.sqrt(smallest_signal + variance)
+    if not smallest_sigma > 0.0:
+        return _UNDECIDED  # a zero sigma makes the ratio NaN: settle it
+    least = nearest / np.sqrt(largest_signal + variance)
+    most = farthest / smallest_sigma
+    if least > low and most < high:
+        return _INSIDE
+    if most <= low or least >= high:
+        return _OUTSIDE
+    return _UNDECIDED
 
 
 @njit(nogil=True, cache=True)
@@ -302,17 +394,27 @@ def _collect_neighbour_sources(data, seen, gain, r, m, stats, low, high, sources
 
     Collected before any neighbour is flagged: flags set here are never sources.
     """
-    cols, centre, sigma = stats.cols, stats.centre, stats.sigma
-    nints, ngroups = seen.shape[:2]
+    slot, settled, lower, upper = stats.slot, stats.settled, stats.lower, stats.upper
+    nints, ngroups, ncols = seen.shape
     for i in range(nints):
         for g in range(1, ngroups):
             flags = seen[i, g]
-            for j in range(m):  # along the row: a pixel's groups lie a frame apart
-                c = cols[j]
-                if flags[c] & JUMP_DET:
-                    d = _difference(data, seen, gain, i, g, r, c)
-                    if low < abs(np.float64(d) - centre[j]) / sigma[j] < high:
-                        sources.append((i, g, r, c))
+            for c in range(ncols):  # along the row (a pixel's groups lie a frame apart); jumps are rare
+                if not flags[c] & JUMP_DET:
+                    continue
+                j, d = slot[c], np.float64(_difference(data, seen, gain, i, g, r, c))
+                # jwst's significance |d - median| / sigma(median); with only a bracket
+                # of the median, its bounds over the bracket often decide
+                verdict = _UNDECIDED
+                if not settled[j]:
+                    verdict = _ratio_verdict(d, lower[j], upper[j], stats.variance[j], low, high)
+                    if verdict == _UNDECIDED:
+                        _settle(data, seen, gain, r, stats, j)
+                if verdict == _UNDECIDED:
+                    inside = low < abs(d - stats.centre[j]) / stats.sigma[j] < high
+                    verdict = _INSIDE if inside else _OUTSIDE
+                if verdict == _INSIDE:
+                    sources.append((i, g, r, c))
 
 
 @njit(nogil=True, cache=True)
@@ -329,6 +431,8 @@ def _flag_after_jumps(data, gdq, gain, r, m, stats, after):
     reach = np.zeros((nints, ngroups), dtype=np.int64)
     for j in range(m):
         c = cols[j]
+        if not stats.settled[j]:
+            _settle(data, seen, gain, r, stats, j)
         reach[:] = 0
         for i in range(nints):
             for g in range(1, ngroups):

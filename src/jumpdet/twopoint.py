@@ -40,9 +40,12 @@ from numba import njit
 
 from .flags import DO_NOT_USE, JUMP_DET, SATURATED
 from .medians import (
+    MEDIAN_SAMPLE,
     ROW_NETWORK_LIMIT,
     clipped_median_of_sorted,
     clipped_median_of_usable,
+    column_median_brackets,
+    median_network,
     median_of_sorted,
     sort_usable_columns,
     sorting_network,
@@ -165,25 +168,30 @@ def _threshold_for(n_usable, thresholds):
 def _single_pass_row(diffs, gdq, row, variance, threshold, sorted_diffs, count, pairs, centre, sigma):
     """Flag every difference of a row more than ``threshold`` sigma from its pixel's median.
 
-    ``residual / sigma > threshold`` is decided by the division itself, as
-    jwst does, but only for residuals above ``threshold * sigma`` lowered by
-    far more than its rounding: the cheap product screens out the rest.
+    ``pairs`` is the :func:`jumpdet.medians.median_network` of the row's
+    values (or empty): it finds the median of a pixel with every value
+    usable; a pixel with fewer is sorted on its own. ``residual / sigma >
+    threshold`` is decided by the division itself, as jwst does.
     """
     nvalues, ncols = diffs.shape
     ndiffs = gdq.shape[1] - 1
     sort_usable_columns(diffs, sorted_diffs, count, pairs)
-    screen = np.empty(ncols)
     for c in range(ncols):
+        if count[c] < nvalues and pairs.shape[0]:
+            sorted_diffs[:, c] = np.sort(sorted_diffs[:, c])
         centre[c] = median_of_sorted(sorted_diffs[:, c], count[c])
         sigma[c] = sigma_from_median(centre[c], variance[c])
-        screen[c] = threshold * sigma[c] * (1.0 - 1e-9) if sigma[c] > 0.0 else np.inf
     for k in range(nvalues):
-        i, g = k // ndiffs, k % ndiffs + 1
-        for c in range(ncols):
-            d = diffs[k, c]
-            residual = abs(np.float64(d) - centre[c])
-            if residual > screen[c] and np.isfinite(d) and residual / sigma[c] > threshold:
-                gdq[i, g, row, c] |= JUMP_DET
+        _flag_far_from_centre(diffs[k], gdq[k // ndiffs, k % ndiffs + 1, row], centre, sigma, threshold)
+
+
+@njit(nogil=True, cache=True, error_model="numpy")  # no zero-division check: SIMD lanes
+def _flag_far_from_centre(values, group, centre, sigma, threshold):
+    """Set JUMP_DET in ``group`` where finite ``values`` are more than ``threshold`` sigma from ``centre``."""
+    for c in range(values.size):
+        v = np.float64(values[c])
+        # branch-free, so that it runs in SIMD lanes (a NaN sigma compares False)
+        group[c] |= JUMP_DET * ((abs(v) < np.inf) & (abs(v - centre[c]) / sigma[c] > threshold))
 
 
 @njit(nogil=True, cache=True)
@@ -252,11 +260,25 @@ def _flag_outside(values, group, lower, upper):
 
 
 @njit(nogil=True, cache=True)
-def _search_rows(data, gdq, gain, read_noise, nframes, path, thresholds, only_use_ints, pairs, medians):
+def _search_rows(
+    data,
+    gdq,
+    gain,
+    read_noise,
+    nframes,
+    path,
+    thresholds,
+    only_use_ints,
+    pairs,
+    medians,
+    brackets,
+    sample_pairs,
+):
     """OR JUMP_DET into ``gdq`` for every pixel of a tile; ``path`` indexes :data:`PATHS`.
 
     On the single-pass path, each pixel's median difference goes to ``medians``
-    unless it is empty.
+    unless it is empty; on the others, brackets of it to ``brackets`` unless
+    that is empty (see :func:`_bracket_row_medians`).
     """
     nints, ngroups, nrows, ncols = data.shape
     nvalues = nints * (ngroups - 1)
@@ -270,6 +292,8 @@ def _search_rows(data, gdq, gain, read_noise, nframes, path, thresholds, only_us
         _fill_row_differences(data, gdq, gain, row, diffs, previous)
         for c in range(ncols):
             variance[c] = read_variance(read_noise[row, c], gain[row, c], nframes)
+        if brackets.shape[1]:  # before the iterative search makes the differences absolute
+            _bracket_row_medians(diffs, sample_pairs, brackets[0, row], brackets[1, row], centre, sigma)
         if path == 0:
             _iterative_row(diffs, gdq, row, variance, thresholds, sorted_diffs, count, pairs, centre, sigma)
         elif path == 1:
@@ -282,7 +306,22 @@ def _search_rows(data, gdq, gain, read_noise, nframes, path, thresholds, only_us
             _sigma_clip_row(diffs, gdq, row, thresholds[0], only_use_ints, pairs, workspace)
 
 
-def find_jumps_in_tile(data, gdq, gain, read_noise, params: JumpParams, path: str, medians=None) -> None:
+@njit(nogil=True, cache=True)
+def _bracket_row_medians(diffs, sample_pairs, lower, upper, lower_scratch, upper_scratch):
+    """Proven brackets of each pixel's median difference (float32 ends), or (-inf, inf) where unproven.
+
+    For the post-processing of long ramps, which then rarely needs a median
+    exactly (:func:`jumpdet.medians.column_median_brackets`).
+    """
+    proven = column_median_brackets(diffs, sample_pairs, lower_scratch, upper_scratch)
+    for c in range(proven.size):
+        lower[c] = lower_scratch[c] if proven[c] else -np.inf
+        upper[c] = upper_scratch[c] if proven[c] else np.inf
+
+
+def find_jumps_in_tile(
+    data, gdq, gain, read_noise, params: JumpParams, path: str, medians=None, median_brackets=None
+) -> None:
     """Search one tile and OR JUMP_DET into its GROUPDQ, in place.
 
     Parameters
@@ -300,13 +339,20 @@ def find_jumps_in_tile(data, gdq, gain, read_noise, params: JumpParams, path: st
         On the single-pass path, receives each pixel's median difference
         (electrons per group), which the post-processing then need not
         compute again (:attr:`jumpdet.postprocess.FrameInputs.medians`).
+    median_brackets : (2, nrows, ncols) float32 ndarray, optional
+        On the other paths, receives a bracket (lower, upper) of each pixel's
+        median difference (:attr:`jumpdet.postprocess.FrameInputs.median_brackets`);
+        the ramps must have at least ``MEDIAN_SAMPLE`` differences.
     """
     nints, ngroups = data.shape[:2]
     # every path sorts a whole row of pixels at once: sigma clipping each set of
     # values it clips, the others all the differences of a pixel
     per_pixel = nints * (ngroups - 1)
     per_set = nints if path == "sigma_clip" and params.only_use_ints else per_pixel
-    pairs = sorting_network(per_set, ROW_NETWORK_LIMIT)
+    if path == "single_pass":  # only the median of each pixel is needed
+        pairs = median_network(per_pixel, ROW_NETWORK_LIMIT)
+    else:
+        pairs = sorting_network(per_set, ROW_NETWORK_LIMIT)
     thresholds = np.array(
         [
             params.rejection_threshold,
@@ -325,4 +371,6 @@ def find_jumps_in_tile(data, gdq, gain, read_noise, params: JumpParams, path: st
         params.only_use_ints,
         pairs,
         np.empty((0, 0)) if medians is None else medians,
+        np.empty((2, 0, 0), np.float32) if median_brackets is None else median_brackets,
+        sorting_network(MEDIAN_SAMPLE),
     )
