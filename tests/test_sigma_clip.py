@@ -235,7 +235,7 @@ def test_row_search_flags_what_astropy_clips(seed, only_use_ints):
     workspace = column_workspace(np.empty((nints * ndiffs, ncols), dtype=np.float32))
     for row in range(nrows):
         row_diffs = np.ascontiguousarray(diffs[:, :, row].reshape(nints * ndiffs, ncols))
-        _sigma_clip_row(row_diffs, gdq, row, 3.0, only_use_ints, pairs, workspace)
+        _sigma_clip_row(row_diffs, gdq, row, 0, 3.0, only_use_ints, pairs, workspace)
     assert_array_equal(gdq[:, 1:] == JUMP_DET, expected)
     assert not gdq[:, 0].any()
 

@@ -221,20 +221,11 @@ def _median_planes(shape, path):
 def _search_tile(data, gdq, gain, read_noise, params, path, tile: Tile, medians, brackets):
     """Search one tile, OR its flags into GROUPDQ; with sigma clipping, return its all-flagged groups."""
     rows, cols = tile.rows, tile.cols
-    tile_gdq = gdq[:, :, rows, cols]
-    find_jumps_in_tile(
-        data[:, :, rows, cols],
-        tile_gdq,
-        gain[rows, cols],
-        read_noise[rows, cols],
-        params,
-        path,
-        None if medians is None else medians[rows, cols],
-        None if brackets is None else brackets[:, rows, cols],
-    )
+    planes = {"medians": medians, "median_brackets": brackets}
+    find_jumps_in_tile(data, gdq, gain, read_noise, params, path, rows=rows, cols=cols, **planes)
     if path != "sigma_clip":
         return None  # only jwst's sigma-clip path has the whole-group rule
-    return np.all((tile_gdq & (JUMP_DET | DO_NOT_USE)) != 0, axis=(2, 3))
+    return np.all((gdq[:, :, rows, cols] & (JUMP_DET | DO_NOT_USE)) != 0, axis=(2, 3))
 
 
 def _unflag_fully_flagged_groups(gdq: np.ndarray, fully_flagged: np.ndarray) -> None:

@@ -90,18 +90,24 @@ def electrons(value, dq, gain):
 
 
 @njit(nogil=True, cache=True)
-def _fill_row_differences(data, gdq, gain, row, diffs, previous):
-    """Electron differences of one row: ``diffs[i * ndiffs + k, col]``, NaN where unusable.
+def _fill_row_differences(data, origin, gdq, gain, row, c0, diffs, previous):
+    """Electron differences of columns ``c0:c0 + ncols`` of a row: ``diffs[i * ndiffs + k, col]``.
 
     Group ``k + 1`` minus group ``k`` of integration ``i``; a SATURATED or
     DO_NOT_USE group (or NaN data) makes both of its differences NaN.
+    ``data`` holds the exposure from row and column ``origin`` on.
     """
-    nints, ngroups, _, ncols = data.shape
+    nints, ngroups = data.shape[:2]
+    ncols = diffs.shape[1]
     ndiffs = ngroups - 1
+    r, first = row - origin[0], c0 - origin[1]
+    gains = gain[row, c0 : c0 + ncols]
     for i in range(nints):
         for g in range(ngroups):
+            # whole-array rows are contiguous views: the compiler vectorises along them
+            values, flags = data[i, g, r, first : first + ncols], gdq[i, g, row, c0 : c0 + ncols]
             for c in range(ncols):
-                e = electrons(data[i, g, row, c], gdq[i, g, row, c], gain[row, c])
+                e = electrons(values[c], flags[c], gains[c])
                 if g > 0:
                     diffs[i * ndiffs + g - 1, c] = e - previous[c]
                 previous[c] = e
@@ -165,7 +171,7 @@ def _threshold_for(n_usable, thresholds):
 
 
 @njit(nogil=True, cache=True)
-def _single_pass_row(diffs, gdq, row, variance, threshold, sorted_diffs, count, pairs, centre, sigma):
+def _single_pass_row(diffs, gdq, row, c0, variance, threshold, sorted_diffs, count, pairs, centre, sigma):
     """Flag every difference of a row more than ``threshold`` sigma from its pixel's median.
 
     ``pairs`` is the :func:`jumpdet.medians.median_network` of the row's
@@ -182,7 +188,8 @@ def _single_pass_row(diffs, gdq, row, variance, threshold, sorted_diffs, count, 
         centre[c] = median_of_sorted(sorted_diffs[:, c], count[c])
         sigma[c] = sigma_from_median(centre[c], variance[c])
     for k in range(nvalues):
-        _flag_far_from_centre(diffs[k], gdq[k // ndiffs, k % ndiffs + 1, row], centre, sigma, threshold)
+        group = gdq[k // ndiffs, k % ndiffs + 1, row, c0 : c0 + ncols]
+        _flag_far_from_centre(diffs[k], group, centre, sigma, threshold)
 
 
 @njit(nogil=True, cache=True, error_model="numpy")  # no zero-division check: SIMD lanes
@@ -195,7 +202,7 @@ def _flag_far_from_centre(values, group, centre, sigma, threshold):
 
 
 @njit(nogil=True, cache=True)
-def _iterative_row(diffs, gdq, row, variance, thresholds, sorted_diffs, count, pairs, centre, sigma):
+def _iterative_row(diffs, gdq, row, c0, variance, thresholds, sorted_diffs, count, pairs, centre, sigma):
     """The iterative search on a row: a vectorised first pass screens the pixels.
 
     A pixel whose first pass finds nothing is finished (the search stops
@@ -223,11 +230,11 @@ def _iterative_row(diffs, gdq, row, variance, thresholds, sorted_diffs, count, p
         if largest[c] / sigma[c] * (1.0 + 1e-6) > _threshold_for(count[c], thresholds):
             values[:] = diffs[:, c]
             _iterative_pixel(values, scratch, ratio, has_jump, variance[c], thresholds, found)
-            _flag_found(gdq, row, c, found, ngroups - 1)
+            _flag_found(gdq, row, c0 + c, found, ngroups - 1)
 
 
 @njit(nogil=True, cache=True)
-def _sigma_clip_row(diffs, gdq, row, threshold, only_use_ints, pairs, workspace):
+def _sigma_clip_row(diffs, gdq, row, c0, threshold, only_use_ints, pairs, workspace):
     """astropy's sigma clipping of every pixel of a row, all pixels at once.
 
     ``only_use_ints`` clips each difference against the same difference in
@@ -247,7 +254,8 @@ def _sigma_clip_row(diffs, gdq, row, threshold, only_use_ints, pairs, workspace)
         for index in range(s, nvalues, stride):
             # a function of its own: written out in this loop, it compiled to
             # scalar code (measured 10 times slower)
-            _flag_outside(diffs[index], gdq[index // ndiffs, index % ndiffs + 1, row], lower, upper)
+            group = gdq[index // ndiffs, index % ndiffs + 1, row, c0 : c0 + ncols]
+            _flag_outside(diffs[index], group, lower, upper)
 
 
 @njit(nogil=True, cache=True)
@@ -262,9 +270,11 @@ def _flag_outside(values, group, lower, upper):
 @njit(nogil=True, cache=True)
 def _search_rows(
     data,
+    origin,
     gdq,
     gain,
     read_noise,
+    bounds,
     nframes,
     path,
     thresholds,
@@ -274,13 +284,17 @@ def _search_rows(
     brackets,
     sample_pairs,
 ):
-    """OR JUMP_DET into ``gdq`` for every pixel of a tile; ``path`` indexes :data:`PATHS`.
+    """OR JUMP_DET into ``gdq`` for the tile ``bounds`` (first row, end row, first column, end column).
 
-    On the single-pass path, each pixel's median difference goes to ``medians``
-    unless it is empty; on the others, brackets of it to ``brackets`` unless
-    that is empty (see :func:`_bracket_row_medians`).
+    ``gdq``, ``gain``, ``read_noise`` and the planes cover the exposure;
+    ``data`` covers it from row and column ``origin`` on. ``path`` indexes
+    :data:`PATHS`. On the single-pass path, each pixel's median difference
+    goes to ``medians`` unless it is empty; on the others, brackets of it to
+    ``brackets`` unless that is empty (see :func:`_bracket_row_medians`).
     """
-    nints, ngroups, nrows, ncols = data.shape
+    nints, ngroups = gdq.shape[:2]
+    r0, r1, c0, c1 = bounds
+    ncols = c1 - c0
     nvalues = nints * (ngroups - 1)
     diffs = np.empty((nvalues, ncols), dtype=np.float32)
     sorted_diffs = np.empty((nvalues, ncols), dtype=np.float32)
@@ -288,22 +302,25 @@ def _search_rows(
     count = np.empty(ncols, dtype=np.int64)
     variance, centre, sigma = np.empty(ncols), np.empty(ncols), np.empty(ncols)
     workspace = column_workspace(sorted_diffs)
-    for row in range(nrows):
-        _fill_row_differences(data, gdq, gain, row, diffs, previous)
+    for row in range(r0, r1):
+        _fill_row_differences(data, origin, gdq, gain, row, c0, diffs, previous)
         for c in range(ncols):
-            variance[c] = read_variance(read_noise[row, c], gain[row, c], nframes)
+            variance[c] = read_variance(read_noise[row, c0 + c], gain[row, c0 + c], nframes)
         if brackets.shape[1]:  # before the iterative search makes the differences absolute
-            _bracket_row_medians(diffs, sample_pairs, brackets[0, row], brackets[1, row], centre, sigma)
+            lower, upper = brackets[0, row, c0:c1], brackets[1, row, c0:c1]
+            _bracket_row_medians(diffs, sample_pairs, lower, upper, centre, sigma)
         if path == 0:
-            _iterative_row(diffs, gdq, row, variance, thresholds, sorted_diffs, count, pairs, centre, sigma)
+            _iterative_row(
+                diffs, gdq, row, c0, variance, thresholds, sorted_diffs, count, pairs, centre, sigma
+            )
         elif path == 1:
             _single_pass_row(
-                diffs, gdq, row, variance, thresholds[0], sorted_diffs, count, pairs, centre, sigma
+                diffs, gdq, row, c0, variance, thresholds[0], sorted_diffs, count, pairs, centre, sigma
             )
             if medians.shape[0]:
-                medians[row] = centre
+                medians[row, c0:c1] = centre
         else:
-            _sigma_clip_row(diffs, gdq, row, thresholds[0], only_use_ints, pairs, workspace)
+            _sigma_clip_row(diffs, gdq, row, c0, thresholds[0], only_use_ints, pairs, workspace)
 
 
 @njit(nogil=True, cache=True)
@@ -320,31 +337,53 @@ def _bracket_row_medians(diffs, sample_pairs, lower, upper, lower_scratch, upper
 
 
 def find_jumps_in_tile(
-    data, gdq, gain, read_noise, params: JumpParams, path: str, medians=None, median_brackets=None
+    data,
+    gdq,
+    gain,
+    read_noise,
+    params: JumpParams,
+    path: str,
+    *,
+    rows=slice(None),
+    cols=slice(None),
+    medians=None,
+    median_brackets=None,
 ) -> None:
-    """Search one tile and OR JUMP_DET into its GROUPDQ, in place.
+    """Search one tile of an exposure and OR JUMP_DET into its GROUPDQ, in place.
+
+    The arrays are the whole exposure's, and ``rows`` and ``cols`` select the
+    tile: the kernels then read rows of C-contiguous arrays, which the
+    compiler vectorises (on views of a tile it cannot: measured 40 % slower).
 
     Parameters
     ----------
     data : (nints, ngroups, nrows, ncols) ndarray, DN
-        Any float dtype or byte order (FITS data are big-endian); a tile
-        that is not native float32 is converted, one tile at a time.
+        Any float dtype or byte order (FITS data are big-endian); data that
+        are not native float32 are converted, one tile at a time.
     gdq : (nints, ngroups, nrows, ncols) uint8 ndarray
-        A writable view of the exposure's GROUPDQ for this tile.
+        The exposure's GROUPDQ (written in the tile only).
     gain : (nrows, ncols) float32 ndarray, e/DN
     read_noise : (nrows, ncols) float32 ndarray, DN (difference of two reads)
     params : JumpParams
     path : {"iterative", "single_pass", "sigma_clip"}
+    rows, cols : slice, optional
+        The tile (unit step); the whole frame by default.
     medians : (nrows, ncols) float64 ndarray, optional
         On the single-pass path, receives each pixel's median difference
-        (electrons per group), which the post-processing then need not
-        compute again (:attr:`jumpdet.postprocess.FrameInputs.medians`).
+        (electrons per group) in the tile, which the post-processing then need
+        not compute again (:attr:`jumpdet.postprocess.FrameInputs.medians`).
     median_brackets : (2, nrows, ncols) float32 ndarray, optional
         On the other paths, receives a bracket (lower, upper) of each pixel's
         median difference (:attr:`jumpdet.postprocess.FrameInputs.median_brackets`);
         the ramps must have at least ``MEDIAN_SAMPLE`` differences.
     """
-    nints, ngroups = data.shape[:2]
+    nints, ngroups, nrows, ncols = data.shape
+    r0, r1, _ = rows.indices(nrows)
+    c0, c1, _ = cols.indices(ncols)
+    if data.dtype == np.float32 and data.dtype.isnative:
+        block, origin = data, (0, 0)
+    else:
+        block, origin = data[:, :, r0:r1, c0:c1].astype(np.float32), (r0, c0)
     # every path sorts a whole row of pixels at once: sigma clipping each set of
     # values it clips, the others all the differences of a pixel
     per_pixel = nints * (ngroups - 1)
@@ -361,10 +400,12 @@ def find_jumps_in_tile(
         ]
     )
     _search_rows(
-        data.astype(np.float32, copy=False),
+        block,
+        origin,
         gdq,
         gain.astype(np.float32, copy=False),
         read_noise.astype(np.float32, copy=False),
+        (r0, r1, c0, c1),
         params.nframes,
         PATHS.index(path),
         thresholds,
