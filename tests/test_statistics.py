@@ -187,19 +187,3 @@ def test_median_brackets_are_proven_and_narrow_on_noisy_ramps():
     assert proven.mean() > 0.9
     # about the middle third of the values: less than a standard deviation wide
     assert np.median(upper - lower) < 10
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    st.integers(1, 120).flatmap(
-        lambda n: arrays(np.float32, (n, 5), elements=st.one_of(st.floats(-1e3, 1e3, width=32), tie_prone))
-    )
-)
-def test_the_median_network_puts_the_two_middle_values_in_place(values):
-    from jumpdet.medians import median_network
-
-    n = values.shape[0]
-    out, count = np.empty_like(values), np.empty(5, np.int64)
-    sort_usable_columns(values, out, count, median_network(n))
-    expected = np.sort(np.where(np.isnan(values), np.inf, values), axis=0)
-    assert_array_equal(out[[(n - 1) // 2, n // 2]], expected[[(n - 1) // 2, n // 2]])

@@ -33,7 +33,6 @@ __all__ = [
     "insertion_sort",
     "kth_smallest",
     "median",
-    "median_network",
     "median_of_sorted",
     "sort_columns",
     "sort_usable_columns",
@@ -314,24 +313,6 @@ def sorting_network(n: int, limit: int = NETWORK_LIMIT) -> np.ndarray:
             span //= 2
         merged *= 2
     return np.array(pairs, dtype=np.int64).reshape(-1, 2)
-
-
-@lru_cache(maxsize=64)
-def median_network(n: int, limit: int = NETWORK_LIMIT) -> np.ndarray:
-    """The pairs of :func:`sorting_network` that put the two middle values of ``n`` in place.
-
-    A compare-exchange that cannot change what ends at positions
-    ``(n - 1) // 2`` and ``n // 2`` is dropped (walking the network
-    backwards): about a fifth of them. The other positions are left
-    unsorted, so the result serves a median of all ``n`` values only.
-    """
-    needed = {(n - 1) // 2, n // 2}
-    kept = []
-    for a, b in sorting_network(n, limit)[::-1]:
-        if a in needed or b in needed:
-            kept.append((a, b))
-            needed.update((int(a), int(b)))
-    return np.array(kept[::-1], dtype=np.int64).reshape(-1, 2)
 
 
 @njit(nogil=True, cache=True)

@@ -45,7 +45,6 @@ from .medians import (
     clipped_median_of_sorted,
     clipped_median_of_usable,
     column_median_brackets,
-    median_network,
     median_of_sorted,
     sort_usable_columns,
     sorting_network,
@@ -174,17 +173,12 @@ def _threshold_for(n_usable, thresholds):
 def _single_pass_row(diffs, gdq, row, c0, variance, threshold, sorted_diffs, count, pairs, centre, sigma):
     """Flag every difference of a row more than ``threshold`` sigma from its pixel's median.
 
-    ``pairs`` is the :func:`jumpdet.medians.median_network` of the row's
-    values (or empty): it finds the median of a pixel with every value
-    usable; a pixel with fewer is sorted on its own. ``residual / sigma >
-    threshold`` is decided by the division itself, as jwst does.
+    ``residual / sigma > threshold`` is decided by the division itself, as jwst does.
     """
     nvalues, ncols = diffs.shape
     ndiffs = gdq.shape[1] - 1
     sort_usable_columns(diffs, sorted_diffs, count, pairs)
     for c in range(ncols):
-        if count[c] < nvalues and pairs.shape[0]:
-            sorted_diffs[:, c] = np.sort(sorted_diffs[:, c])
         centre[c] = median_of_sorted(sorted_diffs[:, c], count[c])
         sigma[c] = sigma_from_median(centre[c], variance[c])
     for k in range(nvalues):
@@ -388,10 +382,7 @@ def find_jumps_in_tile(
     # values it clips, the others all the differences of a pixel
     per_pixel = nints * (ngroups - 1)
     per_set = nints if path == "sigma_clip" and params.only_use_ints else per_pixel
-    if path == "single_pass":  # only the median of each pixel is needed
-        pairs = median_network(per_pixel, ROW_NETWORK_LIMIT)
-    else:
-        pairs = sorting_network(per_set, ROW_NETWORK_LIMIT)
+    pairs = sorting_network(per_set, ROW_NETWORK_LIMIT)
     thresholds = np.array(
         [
             params.rejection_threshold,
