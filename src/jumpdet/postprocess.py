@@ -225,14 +225,13 @@ def _row_statistics_buffers(nvalues, ncols, whole_rows):
     """A :data:`RowStatistics` for rows of ``ncols`` pixels of ``nvalues`` differences.
 
     Room for the differences of a whole row only when the medians are
-    computed here (``whole_rows``); else of one pixel.
+    computed here (``whole_rows``); else of one pixel, and no sorted copy.
     """
-    room = nvalues * ncols if whole_rows else nvalues
     return RowStatistics(
         np.empty(ncols, dtype=np.int64),
         np.empty(ncols, dtype=np.int64),
-        np.empty(room, dtype=np.float32),
-        np.empty(room, dtype=np.float32),
+        np.empty(nvalues * ncols if whole_rows else nvalues, dtype=np.float32),
+        np.empty(nvalues * ncols if whole_rows else 0, dtype=np.float32),
         np.empty(ncols, dtype=np.int64),
         np.empty(ncols),
         np.empty(ncols),

@@ -296,13 +296,14 @@ def _search_rows(
     count = np.empty(ncols, dtype=np.int64)
     variance, centre, sigma = np.empty(ncols), np.empty(ncols), np.empty(ncols)
     workspace = column_workspace(sorted_diffs)
+    bracket_scratch = np.empty((2, ncols) if brackets.shape[1] else (2, 0))
     for row in range(r0, r1):
         _fill_row_differences(data, origin, gdq, gain, row, c0, diffs, previous)
         for c in range(ncols):
             variance[c] = read_variance(read_noise[row, c0 + c], gain[row, c0 + c], nframes)
         if brackets.shape[1]:  # before the iterative search makes the differences absolute
             lower, upper = brackets[0, row, c0:c1], brackets[1, row, c0:c1]
-            _bracket_row_medians(diffs, sample_pairs, lower, upper, centre, sigma)
+            _bracket_row_medians(diffs, sample_pairs, lower, upper, bracket_scratch[0], bracket_scratch[1])
         if path == 0:
             _iterative_row(
                 diffs, gdq, row, c0, variance, thresholds, sorted_diffs, count, pairs, centre, sigma
