@@ -98,6 +98,22 @@ def test_neighbours_are_flagged_but_not_onto_saturated_pixels():
     assert_array_equal(result.groupdq[0, 4], [[0, SAT, 0], [JUMP, JUMP, JUMP], [0, JUMP, 0]])
 
 
+@pytest.mark.parametrize("block_rows", [8, 1])
+def test_a_flagged_neighbour_never_flags_its_own_neighbours(block_rows, monkeypatch):
+    # below and right of a large jump, jumps of 3 sigma: too small for the search
+    # (4 sigma), large enough to be sources (2 sigma) had the search flagged them
+    monkeypatch.setattr(tiling, "MIN_BLOCK_ROWS", block_rows)
+    monkeypatch.setattr(tiling, "MAX_TILE_ELEMENTS", 8 * 7)
+    data = linear_ramps((1, 8, 7, 7))  # differences of 20 e, sigma 16.6 e
+    data[0, 4:, 3, 3] += 400
+    data[0, 4:, 4, 3] += 25
+    data[0, 4:, 3, 4] += 25
+    result = detect(data, min_jump_to_flag_neighbors=2)
+    expected = np.zeros((8, 7, 7), np.uint8)
+    expected[4, 2:5, 3] = expected[4, 3, 2:5] = JUMP
+    assert_array_equal(result.groupdq[0], expected)
+
+
 def test_after_jump_groups_are_flagged_for_large_jumps_only():
     ramp = 100 + 10 * np.arange(12.0)
     ramp[3:] += 2000
