@@ -96,6 +96,14 @@ CASES = {
     ),
     "after_jump_iterative": ((3, 6, 20, 21), {}, {"after_jump_flag_dn1": 50, "after_jump_flag_time1": 6}),
     "no_neighbours": ((1, 10, 20, 21), {}, {"flag_4_neighbors": False}),
+    # without neighbours (and with or without after-jump groups) the search keeps no medians
+    "no_neighbours_single_pass": ((1, 20, 20, 21), {}, {"flag_4_neighbors": False}),
+    "no_neighbours_long": ((101, 4, 5, 6), {}, {"flag_4_neighbors": False}),
+    "after_jump_no_neighbours_long": (
+        (101, 4, 5, 6),
+        {"jump_fraction": 0.02},
+        {"flag_4_neighbors": False, "after_jump_flag_dn1": 50, "after_jump_flag_time1": 6},
+    ),
     "thresholds": (
         (1, 6, 20, 21),
         {},

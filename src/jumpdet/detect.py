@@ -177,7 +177,10 @@ def _packed_unusable(groupdq: np.ndarray) -> np.ndarray:
 
 def _two_point_inplace(data, gdq, gain, read_noise, params, path, max_workers) -> int:
     tiles = plan_tiles(data.shape, max_workers)
-    medians, brackets = _median_planes(data.shape, path)
+    measures_jumps = (
+        params.flag_4_neighbors or max(params.after_jump_flag_groups1, params.after_jump_flag_groups2) > 0
+    )
+    medians, brackets = _median_planes(data.shape, path) if measures_jumps else (None, None)
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         all_flagged = list(
             pool.map(
@@ -204,6 +207,8 @@ def _median_planes(shape, path):
     planes, against at least 1280 bytes a pixel of ramp), and the
     post-processing need not read the ramp again. Short ramps of the other
     paths get nothing: the post-processing sorts their few jumped pixels.
+    Nor does any path when no neighbours and no groups after jumps are
+    flagged: nothing then measures a jump.
 
     Returns
     -------

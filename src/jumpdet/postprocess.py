@@ -178,8 +178,9 @@ def _finish_block(
     """
     nints, ngroups, nrows, ncols = gdq.shape
     n_primary = _count_jumps(gdq, start, stop)
+    measures_jumps = neighbours or after[0, 1] > 0 or after[1, 1] > 0
     whole_rows = medians.shape[0] == 0 and brackets.shape[1] == 0
-    stats = _row_statistics_buffers(nints * (ngroups - 1), ncols, whole_rows)
+    stats = _row_statistics_buffers(nints * (ngroups - 1) if measures_jumps else 0, ncols, whole_rows)
     if neighbours:
         # sources of this row and of the row above: a row's sources flag the row
         # below only once that row has been read, so that no flag set here is
