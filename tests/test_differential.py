@@ -159,3 +159,18 @@ def test_whole_group_of_jumps_is_cleared_on_the_sigma_clip_path_as_in_jwst():
     expected, actual = run_both(model, refs)
     assert_same(expected, actual)
     assert actual.groupdq[7, 2, 0, 0] == 32 | 4 and actual.groupdq[7, 2, 1, 1] == 0
+
+
+def test_a_group_all_jump_or_do_not_use_loses_its_jumps_and_their_neighbours_like_jwst():
+    # sigma clipping: in integration 3, group 2 is DO_NOT_USE except at two pixels
+    # whose jumps the search flags; jwst's rule then clears them, and no neighbour
+    # of theirs may be flagged
+    model, refs = random_ramp_model(3, (110, 5, 6, 7), saturate=False, jump_fraction=0.0)
+    model.groupdq[3, 2] = DNU
+    for row, col in ((2, 3), (4, 1)):
+        model.groupdq[3, 2, row, col] = 0
+        model.data[3, 2:, row, col] += 5000
+    expected, actual = run_both(model, refs, min_jump_to_flag_neighbors=3)
+    assert_same(expected, actual)
+    assert not (actual.groupdq[3, 2] & 4).any()
+    assert (actual.groupdq[3, 2] == DNU).sum() == 40  # nothing flagged around the cleared jumps
