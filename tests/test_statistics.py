@@ -17,6 +17,10 @@ from jumpdet.medians import (
     copy_usable,
     insertion_sort,
     median,
+    median_network,
+    median_of_sorted,
+    order_columns_for_medians,
+    sort_columns,
     sort_usable_columns,
     sorting_network,
 )
@@ -187,3 +191,32 @@ def test_median_brackets_are_proven_and_narrow_on_noisy_ramps():
     assert proven.mean() > 0.9
     # about the middle third of the values: less than a standard deviation wide
     assert np.median(upper - lower) < 10
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 120).flatmap(
+        lambda n: arrays(np.float32, (n, 5), elements=st.one_of(st.floats(-1e3, 1e3, width=32), tie_prone))
+    )
+)
+def test_ordering_for_medians_gives_the_medians_of_a_full_sort(values):
+    # with a NaN anywhere in the row the columns are sorted; else only the middle is placed
+    n = values.shape[0]
+    ordered, count = np.empty_like(values), np.empty(5, np.int64)
+    order_columns_for_medians(values, ordered, count, sorting_network(n), median_network(n))
+    assert_array_equal(count, (~np.isnan(values)).sum(axis=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        expected = np.nanmedian(values.astype(np.float64), axis=0)
+    assert_array_equal([median_of_sorted(ordered[:, c], count[c]) for c in range(5)], expected)
+
+
+def test_the_median_network_is_a_pruned_sorting_network():
+    full, pruned = sorting_network(39), median_network(39)
+    assert 0 < len(pruned) < 0.85 * len(full)
+    assert {tuple(p) for p in pruned} <= {tuple(p) for p in full}
+    assert len(median_network(300)) == 0  # above NETWORK_LIMIT: sort instead
+    values = np.random.default_rng(3).normal(size=(39, 1032)).astype(np.float32)
+    ordered = values.copy()
+    sort_columns(ordered, pruned)
+    assert_array_equal(ordered[19], np.sort(values, axis=0)[19])

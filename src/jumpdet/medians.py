@@ -33,7 +33,9 @@ __all__ = [
     "insertion_sort",
     "kth_smallest",
     "median",
+    "median_network",
     "median_of_sorted",
+    "order_columns_for_medians",
     "sort_columns",
     "sort_usable_columns",
     "sorting_network",
@@ -315,6 +317,25 @@ def sorting_network(n: int, limit: int = NETWORK_LIMIT) -> np.ndarray:
     return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
 
+@lru_cache(maxsize=64)
+def median_network(n: int) -> np.ndarray:
+    """The pairs of :func:`sorting_network` that put the two middle values of ``n`` in place.
+
+    A compare-exchange that cannot change what ends at positions
+    ``(n - 1) // 2`` and ``n // 2`` is dropped (walking the network
+    backwards): about a fifth of them. The other positions are left
+    unsorted, so the result serves a median of all ``n`` values only.
+    Empty above :data:`NETWORK_LIMIT` values.
+    """
+    needed = {(n - 1) // 2, n // 2}
+    kept = []
+    for a, b in sorting_network(n)[::-1]:
+        if a in needed or b in needed:
+            kept.append((a, b))
+            needed.update((int(a), int(b)))
+    return np.array(kept[::-1], dtype=np.int64).reshape(-1, 2)
+
+
 @njit(nogil=True, cache=True)
 def sort_usable_columns(values, out, count, pairs):
     """Sort every column of ``values`` into ``out`` with NaNs last; count the usable ones.
@@ -331,6 +352,30 @@ def sort_usable_columns(values, out, count, pairs):
     pairs : (npairs, 2) int ndarray
         :func:`sorting_network` of ``n``; empty to sort column by column.
     """
+    _copy_usable_columns(values, out, count)
+    _sort_copied_columns(out, pairs)
+
+
+@njit(nogil=True, cache=True)
+def order_columns_for_medians(values, out, count, pairs, median_pairs):
+    """:func:`sort_usable_columns`, or less where only the medians of full columns are needed.
+
+    When every column of ``values`` is usable throughout, ``median_pairs``
+    (:func:`median_network`, if not empty) puts just the two middle values
+    of each in place, which is all :func:`median_of_sorted` reads; else
+    the columns are sorted with ``pairs``. A whole row decides, so that the
+    network still runs across all its columns at once.
+    """
+    n = values.shape[0]
+    _copy_usable_columns(values, out, count)
+    full = True
+    for c in range(count.size):
+        full &= count[c] == n
+    _sort_copied_columns(out, median_pairs if full and median_pairs.shape[0] else pairs)
+
+
+@njit(nogil=True, cache=True)
+def _copy_usable_columns(values, out, count):
     n, ncols = values.shape
     count[:] = 0
     for k in range(n):
@@ -339,8 +384,12 @@ def sort_usable_columns(values, out, count, pairs):
             usable = not np.isnan(v)
             out[k, c] = v if usable else np.inf
             count[c] += usable
-    if n > 1 and pairs.shape[0] == 0:
-        for c in range(ncols):
+
+
+@njit(nogil=True, cache=True)
+def _sort_copied_columns(out, pairs):
+    if out.shape[0] > 1 and pairs.shape[0] == 0:
+        for c in range(out.shape[1]):
             out[:, c] = np.sort(out[:, c])
         return
     sort_columns(out, pairs)

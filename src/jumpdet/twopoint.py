@@ -45,7 +45,9 @@ from .medians import (
     clipped_median_of_sorted,
     clipped_median_of_usable,
     column_median_brackets,
+    median_network,
     median_of_sorted,
+    order_columns_for_medians,
     sort_usable_columns,
     sorting_network,
 )
@@ -170,14 +172,18 @@ def _threshold_for(n_usable, thresholds):
 
 
 @njit(nogil=True, cache=True)
-def _single_pass_row(diffs, gdq, row, c0, variance, threshold, sorted_diffs, count, pairs, centre, sigma):
+def _single_pass_row(
+    diffs, gdq, row, c0, variance, threshold, sorted_diffs, count, pairs, median_pairs, centre, sigma
+):
     """Flag every difference of a row more than ``threshold`` sigma from its pixel's median.
 
-    ``residual / sigma > threshold`` is decided by the division itself, as jwst does.
+    Only the medians are needed, so a row whose differences are all usable
+    is ordered by the ``median_pairs`` network alone. ``residual / sigma >
+    threshold`` is decided by the division itself, as jwst does.
     """
     nvalues, ncols = diffs.shape
     ndiffs = gdq.shape[1] - 1
-    sort_usable_columns(diffs, sorted_diffs, count, pairs)
+    order_columns_for_medians(diffs, sorted_diffs, count, pairs, median_pairs)
     for c in range(ncols):
         centre[c] = median_of_sorted(sorted_diffs[:, c], count[c])
         sigma[c] = sigma_from_median(centre[c], variance[c])
@@ -274,6 +280,7 @@ def _search_rows(
     thresholds,
     only_use_ints,
     pairs,
+    median_pairs,
     medians,
     brackets,
     sample_pairs,
@@ -282,9 +289,12 @@ def _search_rows(
 
     ``gdq``, ``gain``, ``read_noise`` and the planes cover the exposure;
     ``data`` covers it from row and column ``origin`` on. ``path`` indexes
-    :data:`PATHS`. On the single-pass path, each pixel's median difference
-    goes to ``medians`` unless it is empty; on the others, brackets of it to
-    ``brackets`` unless that is empty (see :func:`_bracket_row_medians`).
+    :data:`PATHS`. ``pairs`` sorts the values of a pixel (or of a clipped
+    set), ``median_pairs`` finds the median of a pixel with all its values
+    usable (:func:`jumpdet.medians.median_network`, single pass only). On
+    the single-pass path, each pixel's median difference goes to ``medians``
+    unless it is empty; on the others, brackets of it to ``brackets`` unless
+    that is empty (see :func:`_bracket_row_medians`).
     """
     nints, ngroups = gdq.shape[:2]
     r0, r1, c0, c1 = bounds
@@ -310,7 +320,18 @@ def _search_rows(
             )
         elif path == 1:
             _single_pass_row(
-                diffs, gdq, row, c0, variance, thresholds[0], sorted_diffs, count, pairs, centre, sigma
+                diffs,
+                gdq,
+                row,
+                c0,
+                variance,
+                thresholds[0],
+                sorted_diffs,
+                count,
+                pairs,
+                median_pairs,
+                centre,
+                sigma,
             )
             if medians.shape[0]:
                 medians[row, c0:c1] = centre
@@ -403,6 +424,7 @@ def find_jumps_in_tile(
         thresholds,
         params.only_use_ints,
         pairs,
+        median_network(per_pixel) if path == "single_pass" else np.empty((0, 2), np.int64),
         np.empty((0, 0)) if medians is None else medians,
         np.empty((2, 0, 0), np.float32) if median_brackets is None else median_brackets,
         sorting_network(MEDIAN_SAMPLE),
