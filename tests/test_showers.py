@@ -385,3 +385,19 @@ def test_clipped_stats_are_astropy_sigma_clipped_stats(nints):
         median, std = clipped_stats(source, 2)
     assert_array_equal(median, expected_median)
     assert_array_equal(std, expected_std)
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**16), n=st.sampled_from([1, 2, 5, 100, 601]))
+def test_medians_of_the_kept_run_of_sorted_values_are_numpy_nanmedian(seed, n):
+    from jumpdet.snr_planes import _medians_within
+
+    rng = np.random.default_rng(seed)
+    values = rng.normal(0, 10, (n, 40)).astype(np.float32)
+    values[rng.random(values.shape) < 0.1] = rng.choice(np.array([np.nan, np.inf, -np.inf, 3.0], np.float32))
+    lower, upper = rng.normal(-10, 5, 40), rng.normal(10, 5, 40)
+    lower[::7] = upper[::7] = np.nan  # no finite value: nothing kept
+    with np.errstate(invalid="ignore"):
+        kept = np.where((values >= lower) & (values <= upper), values, np.float32(np.nan))
+    ordered = np.sort(np.where(np.isfinite(values), values, np.float32(np.inf)), axis=0)
+    assert_array_equal(_medians_within(ordered, lower, upper, n >= 600), nanmedian_last_axis(kept.T))

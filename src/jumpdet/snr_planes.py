@@ -235,8 +235,9 @@ def clipped_stats(source: SnrSource, group: int):
     median and standard deviation of the clipped values.  The clipping bounds
     are astropy's (:func:`jumpdet.sigma_clip.clip_bounds_of_columns`, all pixels
     of a block at once), values outside them or not finite become NaN as in
-    astropy, and the median is taken with :func:`nanmedian_last_axis`,
-    bit-identical to the ``np.nanmedian`` astropy uses for float32.
+    astropy, and the median is the ``np.nanmedian`` astropy takes of them
+    (float32), read from the values the clipping sorted (or
+    :func:`nanmedian_last_axis` when it sorted none).
     """
     nints, _, nrows, ncols = source.data.shape
     median = np.empty((nrows, ncols), np.float32)
@@ -244,20 +245,59 @@ def clipped_stats(source: SnrSource, group: int):
     pairs = sorting_network(nints, ROW_NETWORK_LIMIT)
     for rows in source.row_blocks(6 * nints):
         diffs = source.block_differences(rows, slice(group - 1, group + 1))[:, 0]
-        clipped = _sigma_clipped(diffs.reshape(nints, -1), pairs).reshape(diffs.shape)
-        median[rows] = nanmedian_last_axis(np.moveaxis(clipped, 0, -1))
+        values = np.ascontiguousarray(diffs.reshape(nints, -1), dtype=np.float32)
+        lower, upper = np.empty(values.shape[1]), np.empty(values.shape[1])
+        ordered = np.empty_like(values)
+        clip_bounds_of_columns(values, 0, 1, 5.0, MAXITERS, pairs, lower, upper, column_workspace(ordered))
+        clipped = _kept_or_nan(values, lower, upper).reshape(diffs.shape)
+        if nints > 1 and not pairs.size:  # too many values for the network: nothing was sorted
+            median[rows] = nanmedian_last_axis(np.moveaxis(clipped, 0, -1))
+        else:  # the clipping sorted every pixel's values: the kept ones are a run of them
+            median[rows] = _medians_within(ordered, lower, upper, nints >= 600).reshape(diffs.shape[1:])
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=RuntimeWarning)  # all-NaN pixels
             stddev[rows] = np.nanstd(clipped, axis=0)
     return median, stddev
 
 
-def _sigma_clipped(values: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """``SigmaClip(sigma=5)(values, axis=0, masked=False)``: a copy, NaN where clipped."""
-    values = np.ascontiguousarray(values, dtype=np.float32)
-    lower, upper = np.empty(values.shape[1]), np.empty(values.shape[1])
-    workspace = column_workspace(np.empty_like(values))
-    clip_bounds_of_columns(values, 0, 1, 5.0, MAXITERS, pairs, lower, upper, workspace)
-    with np.errstate(invalid="ignore"):
-        kept = (values >= lower) & (values <= upper)  # False for NaN, and for inf
-    return np.where(kept, values, np.float32(np.nan))
+@njit(cache=True, nogil=True)
+def _kept_or_nan(values, lower, upper):
+    """A copy of ``values`` with NaN outside each column's ``[lower, upper]`` (and for NaN and inf)."""
+    nrows, ncols = values.shape
+    out = np.empty_like(values)
+    nan = np.float32(np.nan)
+    for k in range(nrows):
+        for c in range(ncols):  # branch-free, in SIMD lanes; NaN bounds keep nothing
+            v = values[k, c]
+            out[k, c] = v if (np.float64(v) >= lower[c]) & (np.float64(v) <= upper[c]) else nan
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _medians_within(ordered, lower, upper, long):
+    """``nanmedian_last_axis`` of each column's values within ``[lower, upper]``.
+
+    ``ordered`` holds each column's values sorted, non-finite ones last
+    (as :func:`jumpdet.sigma_clip.clip_bounds_of_columns` leaves them), so
+    the values kept are a run of it, found by counting along rows (in SIMD
+    lanes across columns); NaN bounds keep none.
+    """
+    n, ncols = ordered.shape
+    first, stop = np.zeros(ncols, np.int64), np.zeros(ncols, np.int64)
+    for k in range(n):
+        row = ordered[k]
+        for c in range(ncols):
+            first[c] += np.float64(row[c]) < lower[c]
+            stop[c] += np.float64(row[c]) <= upper[c]
+    out = np.empty(ncols, dtype=np.float32)
+    two = np.float32(2)
+    for c in range(ncols):
+        count = stop[c] - first[c]
+        if count <= 0:
+            out[c] = np.nan
+            continue
+        high = first[c] + count // 2
+        odd = count % 2 == 1
+        low = ordered[high, c] if odd else ordered[high - 1, c]
+        out[c] = low if (long and odd) else (low + ordered[high, c]) / two
+    return out
