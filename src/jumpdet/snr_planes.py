@@ -245,19 +245,27 @@ def clipped_stats(source: SnrSource, group: int):
     pairs = sorting_network(nints, ROW_NETWORK_LIMIT)
     for rows in source.row_blocks(6 * nints):
         diffs = source.block_differences(rows, slice(group - 1, group + 1))[:, 0]
-        values = np.ascontiguousarray(diffs.reshape(nints, -1), dtype=np.float32)
-        lower, upper = np.empty(values.shape[1]), np.empty(values.shape[1])
-        ordered = np.empty_like(values)
-        clip_bounds_of_columns(values, 0, 1, 5.0, MAXITERS, pairs, lower, upper, column_workspace(ordered))
-        clipped = _kept_or_nan(values, lower, upper).reshape(diffs.shape)
-        if nints > 1 and not pairs.size:  # too many values for the network: nothing was sorted
-            median[rows] = nanmedian_last_axis(np.moveaxis(clipped, 0, -1))
-        else:  # the clipping sorted every pixel's values: the kept ones are a run of them
-            median[rows] = _medians_within(ordered, lower, upper, nints >= 600).reshape(diffs.shape[1:])
+        clipped, median[rows] = _clipped_and_medians(diffs, pairs)
+        del diffs  # only the clipped copy is left for the standard deviations
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=RuntimeWarning)  # all-NaN pixels
             stddev[rows] = np.nanstd(clipped, axis=0)
     return median, stddev
+
+
+def _clipped_and_medians(diffs: np.ndarray, pairs: np.ndarray):
+    """``SigmaClip(sigma=5)(diffs, axis=0, masked=False)`` (NaN where clipped) and its nanmedian on axis 0."""
+    nints = diffs.shape[0]
+    values = np.ascontiguousarray(diffs.reshape(nints, -1), dtype=np.float32)
+    lower, upper = np.empty(values.shape[1]), np.empty(values.shape[1])
+    ordered = np.empty_like(values)
+    clip_bounds_of_columns(values, 0, 1, 5.0, MAXITERS, pairs, lower, upper, column_workspace(ordered))
+    clipped = _kept_or_nan(values, lower, upper)
+    if nints > 1 and not pairs.size:  # too many values for the network: nothing was sorted
+        median = nanmedian_last_axis(clipped.T)
+    else:  # the clipping sorted every pixel's values: the kept ones are a run of them
+        median = _medians_within(ordered, lower, upper, nints >= 600)
+    return clipped.reshape(diffs.shape), median.reshape(diffs.shape[1:])
 
 
 @njit(cache=True, nogil=True)
