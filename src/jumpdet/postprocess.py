@@ -208,9 +208,9 @@ def _finish_block(
 
 
 # The statistics of the pixels of one row that have a jump, and their scratch
-# buffers (a namedtuple numba can pass): their columns; differences and their sorted copy (flat, so that the
-# (nvalues, m) views of the m pixels with a jump are contiguous, which lets the
-# compiler vectorise the sort); usable counts; each pixel's median difference,
+# buffers (a namedtuple numba can pass): their columns; differences and their
+# sorted copy (flat, so that the (nvalues, m) views of the m pixels with a jump
+# are contiguous, which lets the compiler vectorise the sort); usable counts; each pixel's median difference,
 # either settled (exact, with its sigma) or, in long ramps until a decision
 # needs it, only bracketed by lower and upper; read variance; one pixel's usable
 # differences for selection; one group's electrons; whether each pixel of the
@@ -413,7 +413,8 @@ def _collect_neighbour_sources(data, seen, gain, r, m, stats, low, high, sources
     ngroups, ncols = seen.shape[1], seen.shape[2]
     # the jumps first, then all their differences, then the verdicts: the ramp's
     # values lie a frame apart and are mostly cache misses, which overlap in a
-    # loop without branches (measured 2x faster than one loop doing it all)
+    # loop without branches (measured: MIRI post-processing 29 -> 23 ms against
+    # one loop doing it all)
     n = _gather_row_jumps(seen, cols[:m], sources)
     differences = stats.jump_differences
     for k in range(n):
