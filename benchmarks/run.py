@@ -22,8 +22,8 @@ snowballs or showers, the seconds of each large-event stage (stcal's ``flag_larg
 and ``find_faint_extended``; jumpdet's ``flag_snowballs_inplace`` and
 ``flag_showers_inplace``) and their ratio follow the row.
 
-Standard cases are ramps with isolated jumps (``jumpdet.simulate.simulate_ramp``).
-Large-event cases use ``jumpdet.simulate_events``: NIRCam-like full frames with
+Standard cases are ramps with isolated jumps (``jumpdet.simulate.ramps.simulate_ramp``).
+Large-event cases use ``jumpdet.simulate.events``: NIRCam-like full frames with
 snowballs (saturated cores in rings of jumps, plus ordinary hits and saturating
 stars) run with ``expand_large_events=True``; MIRI-like ramps with showers (faint
 extended steps around bright hits) run with ``find_showers=True``.  Every other
@@ -100,8 +100,8 @@ DEFAULT_CASES = list(STANDARD)
 WORKER = textwrap.dedent("""
     import json, sys, time
     import numpy as np
-    from jumpdet import simulate_events
-    from jumpdet.simulate import simulate_ramp, to_ramp_model
+    from jumpdet.simulate import events as simulate_events
+    from jumpdet.simulate.ramps import simulate_ramp, to_ramp_model
     from stdatamodels.jwst.datamodels import GainModel, ReadnoiseModel
 
     def status_kb(field):
@@ -176,8 +176,8 @@ WORKER = textwrap.dedent("""
         import stcal.jump.jump as stcal_jump
         stages = [(stcal_jump, "flag_large_events"), (stcal_jump, "find_faint_extended")]
     else:
-        import jumpdet.showers, jumpdet.snowballs
-        stages = [(jumpdet.snowballs, "flag_snowballs_inplace"), (jumpdet.showers, "flag_showers_inplace")]
+        from jumpdet.large_events import showers, snowballs
+        stages = [(snowballs, "flag_snowballs_inplace"), (showers, "flag_showers_inplace")]
     for owner, name in stages:
         timed(owner, name, large_events)
     # warm-up on a 64x64 ramp of the same kind, so that one-time costs of the process
@@ -345,7 +345,7 @@ def main(argv=None) -> int:
         return 0
     names = selected(args.cases)
     width = max(12, *(len(name) for name in names))
-    from jumpdet.demo import configure_crds
+    from jumpdet.cli.demo import configure_crds
 
     # jwst asks CRDS for its context even with overrides: use CRDS if configured, else a local cache
     print(f"CRDS: {configure_crds()}; maximum_cores={args.maximum_cores}")

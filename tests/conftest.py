@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jumpdet.crds_cache import build_cache, cache_environment
+from jumpdet.references.crds_cache import build_cache, cache_environment
 
 CRDS_CACHE = build_cache(
     Path(tempfile.mkdtemp(prefix="jumpdet-crds-")) / "cache", detectors=("MIRIMAGE", "NRCA1")

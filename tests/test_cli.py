@@ -12,7 +12,7 @@ from stdatamodels.jwst.datamodels import RampModel
 
 from conftest import JUMP_DET, linear_ramps, make_ramp_model, make_references
 from jumpdet.cli import collect_cfgs, main
-from jumpdet.demo import run_demo
+from jumpdet.cli.demo import run_demo
 
 STRUN = shutil.which("strun", path=os.path.dirname(sys.executable)) or "strun"
 JUMPDET = shutil.which("jumpdet", path=os.path.dirname(sys.executable)) or "jumpdet"

@@ -1,4 +1,4 @@
-"""Specification of ``jumpdet.crds_cache``: a genuine, relocatable, offline CRDS cache.
+"""Specification of ``jumpdet.references.crds_cache``: a genuine, relocatable, offline CRDS cache.
 
 CRDS caches its configuration per process and reads ``CRDS_SERVER_URL`` at import, and
 conftest points this process at the session-wide cache.  So every check that needs CRDS
@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from stdatamodels.jwst.datamodels import GainModel, ReadnoiseModel
 
-from jumpdet import crds_cache
-from jumpdet.crds_cache import (
+from jumpdet.references import crds_cache
+from jumpdet.references.crds_cache import (
     CONTEXT,
     SERVERLESS_URL,
     build_cache,

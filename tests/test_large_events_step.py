@@ -1,6 +1,6 @@
 """Snowballs and MIRI showers through the whole step: jumpdet.JumpStep flags what jwst.jump.JumpStep flags.
 
-Seeded synthetic ramps from :mod:`jumpdet.simulate_events` (NIRCam-like snowballs,
+Seeded synthetic ramps from :mod:`jumpdet.simulate.events` (NIRCam-like snowballs,
 MIRI-like showers) go through both steps with the same in-memory references and
 the same large-event parameters; GROUPDQ, PIXELDQ and the two rates written to
 the metadata must be identical. Every case must be about something: jwst has to
@@ -27,7 +27,7 @@ from stdatamodels.jwst.datamodels import dqflags
 from conftest import linear_ramps, make_ramp_model, make_references
 from jumpdet import JumpParams, JumpStep, detect_jumps
 from jumpdet.params import params_from_step
-from jumpdet.simulate_events import shower_ramp, snowball_ramp
+from jumpdet.simulate.events import shower_ramp, snowball_ramp
 
 SAT, JUMP_DET = dqflags.group["SATURATED"], dqflags.group["JUMP_DET"]
 DROPOUT, PERSISTENCE = dqflags.group["DROPOUT"], dqflags.group["PERSISTENCE"]

@@ -14,7 +14,7 @@ from stdatamodels.jwst.datamodels import ImageModel, RampModel
 
 from conftest import JUMP_DET
 from jumpdet import Detector1Pipeline, JumpStep
-from jumpdet.simulate import simulate_ramp, to_ramp_model
+from jumpdet.simulate.ramps import simulate_ramp, to_ramp_model
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "pipeline.rst"
 STRUN = shutil.which("strun", path=os.path.dirname(sys.executable)) or "strun"

@@ -1,9 +1,9 @@
-"""Specification of the MIRI shower search, :mod:`jumpdet.showers`.
+"""Specification of the MIRI shower search, :mod:`jumpdet.large_events.showers`.
 
 Hand-made cases state the behaviour; differential cases require GROUPDQ and
 the count to equal stcal 1.20's ``find_faint_extended`` (jwst 3.0's engine,
 which ends with ``max_flux_showers``) bit for bit on seeded synthetic ramps
-from :mod:`jumpdet.simulate_events`.
+from :mod:`jumpdet.simulate.events`.
 """
 
 import warnings
@@ -18,15 +18,15 @@ from stcal.jump import jump as stcal_jump
 from stcal.jump.jump_class import JumpData
 from stdatamodels.jwst.datamodels import dqflags
 
-from jumpdet import showers
 from jumpdet.flags import DO_NOT_USE, JUMP_DET, NO_GAIN_VALUE, REFERENCE_PIXEL, SATURATED
-from jumpdet.overlap_add import OverlapAddConvolution, _optimal_block
+from jumpdet.large_events import showers
+from jumpdet.large_events._overlap_add import OverlapAddConvolution, _optimal_block
+from jumpdet.large_events._regions import filled_area_passes, find_regions
+from jumpdet.large_events._ring_smoothing import RingSmoother
+from jumpdet.large_events.showers import flag_showers_inplace
+from jumpdet.large_events.snr_planes import SnrSource, median_and_sigma, nanmedian_last_axis
 from jumpdet.params import JumpParams
-from jumpdet.regions import filled_area_passes, find_regions
-from jumpdet.ring_smoothing import RingSmoother
-from jumpdet.showers import flag_showers_inplace
-from jumpdet.simulate_events import shower_ramp
-from jumpdet.snr_planes import SnrSource, median_and_sigma, nanmedian_last_axis
+from jumpdet.simulate.events import shower_ramp
 
 SHOWERS = JumpParams(find_showers=True, shower_groups_masked_after=5, max_shower_amplitude_e_per_group=16.65)
 
@@ -364,7 +364,7 @@ def test_shower_search_on_a_frame_smaller_than_the_ring_equals_stcal():
 def test_clipped_stats_are_astropy_sigma_clipped_stats(nints):
     from astropy.stats import sigma_clipped_stats
 
-    from jumpdet.snr_planes import clipped_stats
+    from jumpdet.large_events.snr_planes import clipped_stats
 
     rng = np.random.default_rng(nints)
     shape = (9, 70)
@@ -390,7 +390,7 @@ def test_clipped_stats_are_astropy_sigma_clipped_stats(nints):
 @settings(max_examples=100, deadline=None)
 @given(seed=st.integers(0, 2**16), n=st.sampled_from([1, 2, 5, 100, 601]))
 def test_medians_of_the_kept_run_of_sorted_values_are_numpy_nanmedian(seed, n):
-    from jumpdet.snr_planes import _medians_within
+    from jumpdet.large_events.snr_planes import _medians_within
 
     rng = np.random.default_rng(seed)
     values = rng.normal(0, 10, (n, 40)).astype(np.float32)

@@ -1,6 +1,6 @@
 """Sigma clipping of whole rows of pixels clips exactly what astropy and ``clip_bounds`` clip.
 
-:func:`jumpdet.sigma_clip.clip_bounds_of_columns` sums in another order than
+:func:`jumpdet._stats.sigma_clip.clip_bounds_of_columns` sums in another order than
 astropy and falls back to the exact emulation :func:`clip_bounds` where
 rounding could matter, so the property checked is the one that counts: the
 same values found outside the bounds, on random sets of every kind (ties,
@@ -19,14 +19,14 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_allclose, assert_array_equal
 
-from jumpdet.flags import JUMP_DET
-from jumpdet.medians import ROW_NETWORK_LIMIT, sorting_network
-from jumpdet.sigma_clip import (
+from jumpdet._stats.medians import ROW_NETWORK_LIMIT, sorting_network
+from jumpdet._stats.sigma_clip import (
     MAXITERS,
     clip_bounds,
     clip_bounds_of_columns,
     column_workspace,
 )
+from jumpdet.flags import JUMP_DET
 from jumpdet.twopoint import _sigma_clip_row
 
 SIGMAS = [0.5, 1.0, 1.5, 2.0, 3.0, 4.0]

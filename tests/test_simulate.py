@@ -1,4 +1,4 @@
-"""Specification of the synthetic-ramp generator, :mod:`jumpdet.simulate`."""
+"""Specification of the synthetic-ramp generator, :mod:`jumpdet.simulate.ramps`."""
 
 import ast
 import importlib
@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from jumpdet import simulate
 from jumpdet.flags import DO_NOT_USE, REFERENCE_PIXEL, SATURATED
-from jumpdet.simulate import InjectedJump, SyntheticRamp, jump_significance_sigma, simulate_ramp
+from jumpdet.simulate import ramps as simulate
+from jumpdet.simulate.ramps import InjectedJump, SyntheticRamp, jump_significance_sigma, simulate_ramp
 
 
 def _expected_jump_offsets_dn(sim):
@@ -203,7 +203,7 @@ def test_bad_arguments_raise(args, kwargs, match):
         simulate_ramp(*args, seed=0, **kwargs)
 
 
-@pytest.mark.parametrize("name", ["jumpdet.simulate", "jumpdet.plotting"])
+@pytest.mark.parametrize("name", ["jumpdet.simulate.ramps", "jumpdet.plotting"])
 def test_module_level_imports_are_light(name):
     """stdatamodels and matplotlib are imported inside the functions that need them."""
     tree = ast.parse(Path(importlib.import_module(name).__file__).read_text(encoding="utf-8"))

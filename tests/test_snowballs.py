@@ -1,8 +1,10 @@
-"""Specification of the snowball search, :mod:`jumpdet.snowballs` (and :mod:`jumpdet.ellipses`).
+"""Specification of the snowball search, :mod:`jumpdet.large_events.snowballs`.
+
+Also covers :mod:`jumpdet.large_events._ellipses`.
 
 Hand-made cases state the behaviour; differential cases require GROUPDQ and
 the count to equal stcal 1.20's ``flag_large_events`` (jwst 3.0's engine) bit
-for bit on seeded synthetic ramps from :mod:`jumpdet.simulate_events`.
+for bit on seeded synthetic ramps from :mod:`jumpdet.simulate.events`.
 """
 
 import numpy as np
@@ -17,12 +19,12 @@ from stcal.jump import jump as stcal_jump
 from stcal.jump.jump_class import JumpData
 from stdatamodels.jwst.datamodels import dqflags
 
-from jumpdet.ellipses import draw_window, region_ellipses
 from jumpdet.flags import DO_NOT_USE, JUMP_DET, SATURATED
+from jumpdet.large_events._ellipses import draw_window, region_ellipses
+from jumpdet.large_events._regions import filled_area_passes, find_regions, flagged_pixels
+from jumpdet.large_events.snowballs import flag_snowballs_inplace
 from jumpdet.params import JumpParams
-from jumpdet.regions import filled_area_passes, find_regions, flagged_pixels
-from jumpdet.simulate_events import snowball_ramp
-from jumpdet.snowballs import flag_snowballs_inplace
+from jumpdet.simulate.events import snowball_ramp
 
 SNOWBALLS = JumpParams(expand_large_events=True)
 

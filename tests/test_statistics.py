@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_array_equal
 
-from jumpdet.medians import (
+from jumpdet._stats.medians import (
     NETWORK_LIMIT,
     clipped_median_of_sorted,
     copy_usable,
@@ -24,7 +24,7 @@ from jumpdet.medians import (
     sort_usable_columns,
     sorting_network,
 )
-from jumpdet.sigma_clip import MAXITERS, clip_bounds
+from jumpdet._stats.sigma_clip import MAXITERS, clip_bounds
 
 float32_or_nan = st.one_of(st.just(np.nan), st.floats(-1e6, 1e6, width=32))
 # few distinct values make ties (and equal maxima) common
@@ -125,7 +125,7 @@ long_values = st.one_of(
 @settings(max_examples=200, deadline=None)
 @given(long_values)
 def test_usable_median_of_long_ramps_equals_numpy_nanmedian_and_keeps_the_input(values):
-    from jumpdet.medians import usable_median
+    from jumpdet._stats.medians import usable_median
 
     original = values.copy()
     expected = np.nanmedian(values.astype(np.float64)) if not np.isnan(values).all() else np.nan
@@ -142,7 +142,7 @@ def test_usable_median_of_long_ramps_equals_numpy_nanmedian_and_keeps_the_input(
     )
 )
 def test_clipped_median_of_unsorted_values_equals_jwst_definition(values):
-    from jumpdet.medians import clipped_median_of_usable
+    from jumpdet._stats.medians import clipped_median_of_usable
 
     original = values.copy()
     median, n_usable = clipped_median_of_usable(values, np.empty_like(values))
@@ -167,7 +167,7 @@ long_columns = st.integers(1, 6).flatmap(
 @settings(max_examples=200, deadline=None)
 @given(long_columns)
 def test_a_proven_median_bracket_holds_the_nanmedian_and_a_bracket_of_one_value_is_it(values):
-    from jumpdet.medians import MEDIAN_SAMPLE, column_median_brackets
+    from jumpdet._stats.medians import MEDIAN_SAMPLE, column_median_brackets
 
     ncols = values.shape[1]
     lower, upper = np.empty(ncols), np.empty(ncols)
@@ -182,7 +182,7 @@ def test_a_proven_median_bracket_holds_the_nanmedian_and_a_bracket_of_one_value_
 
 
 def test_median_brackets_are_proven_and_narrow_on_noisy_ramps():
-    from jumpdet.medians import MEDIAN_SAMPLE, column_median_brackets
+    from jumpdet._stats.medians import MEDIAN_SAMPLE, column_median_brackets
 
     values = np.random.default_rng(0).normal(100, 10, (1080, 256)).astype(np.float32)
     values[::97] = np.nan

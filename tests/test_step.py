@@ -12,7 +12,7 @@ from stdatamodels.jwst.datamodels import GainModel, ImageModel, RampModel, dqfla
 
 from conftest import JUMP_DET, linear_ramps, make_ramp_model, make_references
 from jumpdet import JumpStep
-from jumpdet.references import load_references
+from jumpdet.references.loading import load_references
 from jumpdet.step import resolve_cores
 
 
@@ -162,7 +162,7 @@ NO_CACHE_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from conftest_free import one_jump
     from jumpdet import JumpStep
-    from jumpdet.crds_access import CrdsUnavailableError
+    from jumpdet.references.crds_access import CrdsUnavailableError
     model, gain, readnoise = one_jump()
     try:
         JumpStep.call(model)

@@ -10,8 +10,8 @@ bounded (see :mod:`jumpdet.tiling`), in this order, which is jwst 3.0's:
    DO_NOT_USE loses its plain JUMP_DET flags (jwst's rule);
 5. neighbours and groups after large jumps are flagged, and JUMP_DET is
    cleared where SATURATED or DO_NOT_USE is set (:mod:`jumpdet.postprocess`);
-6. snowballs and MIRI showers, if enabled (:mod:`jumpdet.snowballs`,
-   :mod:`jumpdet.showers`).
+6. snowballs and MIRI showers, if enabled (:mod:`jumpdet.large_events.snowballs`,
+   :mod:`jumpdet.large_events.showers`).
 
 No step, datamodel, file or logging configuration is involved here.
 """
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from ._stats.medians import NETWORK_LIMIT
 from .flags import DO_NOT_USE, JUMP_DET, NO_GAIN_VALUE
-from .medians import NETWORK_LIMIT
 from .params import JumpParams
 from .plan import DetectionPlan, all_do_not_use_groups, plan_detection
 from .postprocess import FrameInputs, RowBlock, postprocess_rows, remove_jump_from_unusable_inplace
@@ -116,11 +116,11 @@ def detect_jumps_inplace(data, groupdq, pixeldq, *, gain, read_noise, params: Ju
         primary = _two_point_inplace(data, groupdq, gain, read_noise, params, plan.path, max_workers)
     events = 0
     if params.expand_large_events:
-        from .snowballs import flag_snowballs_inplace
+        from .large_events.snowballs import flag_snowballs_inplace
 
         events = flag_snowballs_inplace(groupdq, params)
     if params.find_showers:
-        from .showers import flag_showers_inplace
+        from .large_events.showers import flag_showers_inplace
 
         events = flag_showers_inplace(
             data,

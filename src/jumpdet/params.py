@@ -1,7 +1,7 @@
 """Detection parameters: one frozen object, built from the step in one place.
 
 :class:`JumpParams` is what the pure core (:mod:`jumpdet.twopoint`,
-:mod:`jumpdet.snowballs`, :mod:`jumpdet.showers`) receives. Its fields carry
+:mod:`jumpdet.large_events.snowballs`, :mod:`jumpdet.large_events.showers`) receives. Its fields carry
 the step's parameter names wherever the unit is the step's own; where the core
 needs another unit, the field name says so (``_e`` electrons, ``_groups``,
 ``_px`` pixels of full ellipse axis) and :func:`params_from_step` is the single

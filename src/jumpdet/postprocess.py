@@ -21,13 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .flags import JUMP_DET
-from .medians import (
+from ._stats.medians import (
     median_of_sorted,
     sort_usable_columns,
     sorting_network,
     usable_median,
 )
+from .flags import JUMP_DET
 from .params import JumpParams
 from .twopoint import UNUSABLE, electrons, read_variance, sigma_from_median
 

@@ -1,7 +1,7 @@
 """``jumpdet.JumpStep``: the stpipe step, a thin adapter around :mod:`jumpdet.detect`.
 
 Model in; arrays out to the core with references and parameters converted in
-one visible place each (:mod:`jumpdet.references`, :func:`jumpdet.params.params_from_step`);
+one visible place each (:mod:`jumpdet.references.loading`, :func:`jumpdet.params.params_from_step`);
 flags and metadata back. It accepts every parameter of jwst 3.0's
 ``jwst.jump.JumpStep`` with the same names and defaults.
 """
@@ -13,10 +13,10 @@ import time
 from jwst.stpipe import Step
 from stdatamodels.jwst.datamodels import RampModel
 
-from .crds_access import crds_problem, translate_crds_exit
 from .detect import JumpStats, detect_jumps_inplace
 from .params import params_from_step
-from .references import load_references
+from .references.crds_access import crds_problem, translate_crds_exit
+from .references.loading import load_references
 
 __all__ = ["JumpStep", "resolve_cores"]
 

@@ -28,7 +28,7 @@ The three paths, chosen per exposure by :mod:`jumpdet.plan`:
     enough integrations (or groups): astropy's iterative sigma clipping of
     each difference against the same difference in the other integrations
     (``only_use_ints``) or against all differences of the pixel
-    (:mod:`jumpdet.sigma_clip`).
+    (:mod:`jumpdet._stats.sigma_clip`).
 
 Every rounding step of jwst's array code is reproduced (float32 electrons and
 residuals, float64 medians and ratios) because the iterative search compares
@@ -38,8 +38,7 @@ ratios for equality with their maximum.
 import numpy as np
 from numba import njit
 
-from .flags import DO_NOT_USE, JUMP_DET, SATURATED
-from .medians import (
+from ._stats.medians import (
     MEDIAN_SAMPLE,
     ROW_NETWORK_LIMIT,
     clipped_median_of_sorted,
@@ -51,8 +50,9 @@ from .medians import (
     sort_usable_columns,
     sorting_network,
 )
+from ._stats.sigma_clip import MAXITERS, clip_bounds_of_columns, column_workspace
+from .flags import DO_NOT_USE, JUMP_DET, SATURATED
 from .params import JumpParams
-from .sigma_clip import MAXITERS, clip_bounds_of_columns, column_workspace
 
 __all__ = ["UNUSABLE", "electrons", "find_jumps_in_tile", "read_variance", "sigma_from_median"]
 
@@ -241,7 +241,7 @@ def _sigma_clip_row(diffs, gdq, row, c0, threshold, only_use_ints, pairs, worksp
     the other integrations; otherwise all differences of a pixel together,
     in (integration, difference) order, as astropy flattens them. ``pairs``
     is the sorting network of one such set of values, ``workspace`` a
-    :func:`jumpdet.sigma_clip.column_workspace` as large. A non-finite
+    :func:`jumpdet._stats.sigma_clip.column_workspace` as large. A non-finite
     difference is clipped by astropy but never a jump (jwst keeps only finite
     ones).
     """
@@ -291,7 +291,7 @@ def _search_rows(
     ``data`` covers it from row and column ``origin`` on. ``path`` indexes
     :data:`PATHS`. ``pairs`` sorts the values of a pixel (or of a clipped
     set), ``median_pairs`` finds the median of a pixel with all its values
-    usable (:func:`jumpdet.medians.median_network`, single pass only). On
+    usable (:func:`jumpdet._stats.medians.median_network`, single pass only). On
     the single-pass path, each pixel's median difference goes to ``medians``
     unless it is empty; on the others, brackets of it to ``brackets`` unless
     that is empty (see :func:`_bracket_row_medians`).
@@ -344,7 +344,7 @@ def _bracket_row_medians(diffs, sample_pairs, lower, upper, lower_scratch, upper
     """Proven brackets of each pixel's median difference (float32 ends), or (-inf, inf) where unproven.
 
     For the post-processing of long ramps, which then rarely needs a median
-    exactly (:func:`jumpdet.medians.column_median_brackets`).
+    exactly (:func:`jumpdet._stats.medians.column_median_brackets`).
     """
     proven = column_median_brackets(diffs, sample_pairs, lower_scratch, upper_scratch)
     for c in range(proven.size):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .flags import JUMP_DET
+from ..flags import JUMP_DET
 
 __all__ = ["DemoReport", "configure_crds", "default_cache_dir", "run_demo"]
 
@@ -83,7 +83,7 @@ def configure_crds(cache_dir: Path | None = None) -> str:
     url = os.environ.get("CRDS_SERVER_URL", "")
     if url and "serverless" not in url:
         return f"configured server {url}"
-    from .crds_cache import build_cache, cache_environment
+    from ..references.crds_cache import build_cache, cache_environment
 
     root = build_cache(cache_dir or default_cache_dir(), detectors=("MIRIMAGE",))
     os.environ.update(cache_environment(root))
@@ -95,8 +95,8 @@ def run_demo(outdir, *, seed: int = 0, cache_dir: Path | None = None) -> DemoRep
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     crds_source = configure_crds(cache_dir)
-    from .simulate import miri_imager_demo, to_ramp_model
-    from .step import JumpStep
+    from ..simulate.ramps import miri_imager_demo, to_ramp_model
+    from ..step import JumpStep
 
     sim = miri_imager_demo(seed=seed)
     input_file = outdir / INPUT_NAME
@@ -123,8 +123,8 @@ def _ready_kernels(sim) -> float:
     the strip is laid out as the step's frame will be: tall enough to be cut
     into several tiles, its data big-endian, its references contiguous.
     """
-    from .detect import detect_jumps
-    from .params import JumpParams
+    from ..detect import detect_jumps
+    from ..params import JumpParams
 
     strip = np.s_[..., :16]
     start = time.perf_counter()
@@ -141,7 +141,7 @@ def _ready_kernels(sim) -> float:
 
 def _plot_one_jump(sim, groupdq, path: Path) -> Path:
     """Plot the brightest injected jump that was flagged (or the brightest at all)."""
-    from .plotting import save_pixel_ramp_png
+    from ..plotting import save_pixel_ramp_png
 
     order = sorted(sim.jumps, key=lambda j: -j.amplitude_dn)
     flagged = [j for j in order if groupdq[j.integration, j.group, j.row, j.col] & JUMP_DET]

@@ -20,7 +20,7 @@ def _demo(args) -> None:
 
 
 def _crds_cache(args) -> None:
-    from .crds_cache import build_cache, export_lines
+    from ..references.crds_cache import build_cache, export_lines
 
     root = build_cache(args.directory, detectors=tuple(args.detectors), force=args.force)
     print(f"# jumpdet offline CRDS cache at {root}; to use it, run:", file=sys.stderr)
@@ -45,7 +45,7 @@ def _collect_cfgs(args) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .crds_cache import DEFAULT_DETECTORS
+    from ..references.crds_cache import DEFAULT_DETECTORS
 
     parser = argparse.ArgumentParser(prog="jumpdet", description="Fast jump detection for JWST ramps.")
     parser.add_argument("--version", action="version", version=_version())
@@ -86,7 +86,7 @@ def _version() -> str:
 def main(argv=None) -> int:
     """Entry point of the ``jumpdet`` console script."""
     args = _parser().parse_args(argv)
-    from .crds_access import CrdsUnavailableError
+    from ..references.crds_access import CrdsUnavailableError
 
     try:
         args.run(args)

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .flags import DO_NOT_USE, JUMP_DET, REFERENCE_PIXEL, SATURATED
+from ..flags import DO_NOT_USE, JUMP_DET, REFERENCE_PIXEL, SATURATED
 
 __all__ = ["EventRamp", "shower_ramp", "snowball_ramp"]
 

@@ -22,7 +22,7 @@ import numpy as np
 import skimage.measure
 from numba import njit
 
-from .regions import RegionTable
+from ._regions import RegionTable
 
 __all__ = ["Ellipses", "draw_ellipses", "draw_window", "expanded_axes", "region_ellipses"]
 

@@ -6,12 +6,12 @@ exactly, one group plane or row block at a time:
 
 * each group difference becomes a signal-to-noise plane against the pixel's
   median difference (or, with many integrations, against sigma-clipped
-  statistics of the same group in all integrations): :mod:`jumpdet.snr_planes`;
+  statistics of the same group in all integrations): :mod:`jumpdet.large_events.snr_planes`;
 * the plane is smoothed with a ring kernel ignoring flagged pixels (jwst's
   ``convolve_fast``: two ``scipy.signal.oaconvolve`` calls) and thresholded:
-  :mod:`jumpdet.ring_smoothing`; regions whose hole-filled area reaches
-  ``extend_min_area`` are showers (:mod:`jumpdet.regions`,
-  :mod:`jumpdet.ellipses`);
+  :mod:`jumpdet.large_events._ring_smoothing`; regions whose hole-filled area reaches
+  ``extend_min_area`` are showers (:mod:`jumpdet.large_events._regions`,
+  :mod:`jumpdet.large_events._ellipses`);
 * found ellipses are expanded by ``extend_ellipse_expand_ratio`` and OR-ed as
   ``JUMP_DET`` into that group and ``shower_groups_masked_after`` later ones,
   except on saturated pixels; a pixel whose mean group difference changes by
@@ -37,11 +37,11 @@ import numpy as np
 from astropy.convolution import Ring2DKernel
 from numba import njit
 
-from .ellipses import Ellipses, draw_window, expanded_axes, region_ellipses
-from .flags import DO_NOT_USE, JUMP_DET, REFERENCE_PIXEL, SATURATED
-from .params import JumpParams
-from .regions import filled_area_passes, find_regions
-from .ring_smoothing import RingSmoother
+from ..flags import DO_NOT_USE, JUMP_DET, REFERENCE_PIXEL, SATURATED
+from ..params import JumpParams
+from ._ellipses import Ellipses, draw_window, expanded_axes, region_ellipses
+from ._regions import filled_area_passes, find_regions
+from ._ring_smoothing import RingSmoother
 from .snr_planes import MASK_BITS, SnrSource, clipped_stats, median_and_sigma
 
 __all__ = ["MIN_DIFFS_FOR_SHOWERS", "flag_showers_inplace"]

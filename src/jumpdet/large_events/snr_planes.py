@@ -22,9 +22,9 @@ import warnings
 import numpy as np
 from numba import njit
 
-from .flags import DO_NOT_USE, JUMP_DET, SATURATED
-from .medians import ROW_NETWORK_LIMIT, sort_usable_columns, sorting_network
-from .sigma_clip import MAXITERS, clip_bounds_of_columns, column_workspace
+from .._stats.medians import ROW_NETWORK_LIMIT, sort_usable_columns, sorting_network
+from .._stats.sigma_clip import MAXITERS, clip_bounds_of_columns, column_workspace
+from ..flags import DO_NOT_USE, JUMP_DET, SATURATED
 
 __all__ = ["SnrSource", "clipped_stats", "median_and_sigma", "nanmedian_last_axis"]
 
@@ -129,7 +129,7 @@ def _median_rows(data, gdq, unusable, gain, row0, row1, pairs, long):
     """``nanmedian_last_axis`` of every pixel's first differences (all integrations), rows ``row0:row1``.
 
     Each image row's differences, (nints * (ngroups - 1), ncols), are sorted
-    column-wise with a sorting network (:func:`jumpdet.medians.sort_usable_columns`,
+    column-wise with a sorting network (:func:`jumpdet._stats.medians.sort_usable_columns`,
     NaNs last) and the median of the usable values taken in float32 as numpy does.
     """
     nints, ngroups, _, ncols = data.shape
@@ -233,7 +233,7 @@ def clipped_stats(source: SnrSource, group: int):
     What ``astropy.stats.sigma_clipped_stats(diffs, sigma=5, axis=0)`` returns
     (jwst discards the mean): ``SigmaClip`` with its defaults, then NaN-ignoring
     median and standard deviation of the clipped values.  The clipping bounds
-    are astropy's (:func:`jumpdet.sigma_clip.clip_bounds_of_columns`, all pixels
+    are astropy's (:func:`jumpdet._stats.sigma_clip.clip_bounds_of_columns`, all pixels
     of a block at once), values outside them or not finite become NaN as in
     astropy, and the median is the ``np.nanmedian`` astropy takes of them
     (float32), read from the values the clipping sorted (or
@@ -286,7 +286,7 @@ def _medians_within(ordered, lower, upper, long):
     """``nanmedian_last_axis`` of each column's values within ``[lower, upper]``.
 
     ``ordered`` holds each column's values sorted, non-finite ones last
-    (as :func:`jumpdet.sigma_clip.clip_bounds_of_columns` leaves them), so
+    (as :func:`jumpdet._stats.sigma_clip.clip_bounds_of_columns` leaves them), so
     the values kept are a run of it, found by counting along rows (in SIMD
     lanes across columns); NaN bounds keep none.
     """

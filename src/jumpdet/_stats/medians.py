@@ -69,7 +69,7 @@ def kth_smallest(a, n, k):
     N. Wirth's selection (partition around ``a[k]`` until it is in place).
     astropy's fast sigma clipping uses this very algorithm, and its later
     sums run over the buffer in the order this leaves it, so
-    :mod:`jumpdet.sigma_clip` depends on the exact element moves.
+    :mod:`jumpdet._stats.sigma_clip` depends on the exact element moves.
     """
     lo, hi = 0, n - 1
     while lo < hi:

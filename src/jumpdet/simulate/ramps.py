@@ -308,7 +308,7 @@ def miri_imager_demo(seed: int = 0) -> SyntheticRamp:
 
     One integration of 10 FAST groups (2.775 s), 1024 rows x 1032 columns,
     gain 5.5 e/DN and READNOISE 14 DN (each with the ±2% diagonal gradient of
-    :mod:`jumpdet.crds_cache`'s synthetic references, so a run through the offline
+    :mod:`jumpdet.references.crds_cache`'s synthetic references, so a run through the offline
     cache sees the simulated noise), sky 25 DN/s, 10000 DN bias and
     saturation at 60000 DN. About 200 Gaussian point sources (sigma 1.4 px)
     with peak rates from 2 to 1000 DN/s, plus five bright ones that saturate.

@@ -10,7 +10,7 @@ the median is found by Wirth's selection, which reorders the buffer, and the
 mean and standard deviation are then summed in that order; values kept after
 an iteration are packed in order. So :func:`clip_bounds` follows the same
 sequence of operations on a float64 buffer (see
-:func:`jumpdet.medians.kth_smallest`).
+:func:`jumpdet._stats.medians.kth_smallest`).
 
 That is slow, one pixel after another, so :func:`clip_bounds_of_columns`
 clips a whole row of pixels at once from sorted values, in SIMD lanes across
@@ -199,7 +199,7 @@ def clip_bounds_of_columns(values, start, stride, sigma, maxiters, pairs, lower,
     sigma : float
     maxiters : int
     pairs : (npairs, 2) int ndarray
-        :func:`jumpdet.medians.sorting_network` of the set's size; if empty
+        :func:`jumpdet._stats.medians.sorting_network` of the set's size; if empty
         (and the sets have more than one value), every column is computed
         with :func:`exact_column_bounds`.
     lower, upper : (ncols,) float64 ndarray

@@ -9,7 +9,7 @@ result.  Two pieces reproduce that bit for bit at a fraction of the cost:
 :class:`RingSmoother` first sums the ring directly and bounds the FFT's
 rounding error block by block, so it knows which pixels *could* pass the
 threshold; only regions of those large enough to matter get the exact
-numerator (:class:`jumpdet.overlap_add.OverlapAddConvolution`, ``oaconvolve``
+numerator (:class:`jumpdet.large_events._overlap_add.OverlapAddConvolution`, ``oaconvolve``
 at chosen pixels, bit for bit), and only values within rounding of the
 threshold get jwst's exact normalisation.
 """
@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .overlap_add import OverlapAddConvolution
-from .regions import filled_area_passes, find_regions
+from ._overlap_add import OverlapAddConvolution
+from ._regions import filled_area_passes, find_regions
 
 __all__ = ["RingSmoother"]
 

@@ -6,8 +6,8 @@ per-group 2-D planes, without its per-ellipse scans of whole planes:
 
 * groups with neither a jump nor a newly saturated pixel are skipped;
 * only the flagged pixels of a plane are gathered, labelled and measured,
-  all regions at once (:mod:`jumpdet.regions`); exact ``regionprops``
-  ellipses (:mod:`jumpdet.ellipses`) are computed only for jump regions that
+  all regions at once (:mod:`jumpdet.large_events._regions`); exact ``regionprops``
+  ellipses (:mod:`jumpdet.large_events._ellipses`) are computed only for jump regions that
   become snowballs and saturated regions large enough to be extended;
 * the test "is a saturated centre inside this jump ellipse" is first made
   for all pairs at once with a conservative radius (centres sorted by
@@ -28,10 +28,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .ellipses import Ellipses, draw_ellipses, expanded_axes, region_ellipses
-from .flags import JUMP_DET, SATURATED
-from .params import JumpParams
-from .regions import RegionTable, filled_area_passes, flagged_pixels, regions_of_pixels
+from ..flags import JUMP_DET, SATURATED
+from ..params import JumpParams
+from ._ellipses import Ellipses, draw_ellipses, expanded_axes, region_ellipses
+from ._regions import RegionTable, filled_area_passes, flagged_pixels, regions_of_pixels
 
 __all__ = ["flag_snowballs_inplace"]
 
