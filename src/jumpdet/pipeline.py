@@ -6,15 +6,24 @@ Every other step, parameter and output is jwst's own; only the class behind
 
 from jwst.pipeline import Detector1Pipeline as _JwstDetector1Pipeline
 
+from .saving import AtomicSaveMixin, make_saves_atomic
 from .step import JumpStep
 
 __all__ = ["Detector1Pipeline"]
 
 
-class Detector1Pipeline(_JwstDetector1Pipeline):
-    """calwebb_detector1 with :class:`jumpdet.JumpStep` as its ``jump`` step."""
+class Detector1Pipeline(AtomicSaveMixin, _JwstDetector1Pipeline):
+    """calwebb_detector1 with :class:`jumpdet.JumpStep` as its ``jump`` step.
+
+    Every product it or its steps save is written atomically (:mod:`jumpdet.saving`).
+    """
 
     step_defs = {**_JwstDetector1Pipeline.step_defs, "jump": JumpStep}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.step_defs:
+            make_saves_atomic(getattr(self, name))
 
     @staticmethod
     def get_stpipe_loggers():

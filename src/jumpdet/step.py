@@ -17,6 +17,7 @@ from .detect import JumpStats, detect_jumps_inplace
 from .params import params_from_step
 from .references.crds_access import crds_problem, translate_crds_exit
 from .references.loading import load_references
+from .saving import AtomicSaveMixin
 
 __all__ = ["JumpStep", "resolve_cores"]
 
@@ -43,7 +44,7 @@ def resolve_cores(maximum_cores) -> int:
     return 1 if divisor is None else max(1, available // divisor)
 
 
-class JumpStep(Step):
+class JumpStep(AtomicSaveMixin, Step):
     """Detect jumps (cosmic rays and other steps) in ramps, with the flags of jwst 3.0's JumpStep."""
 
     spec = """
@@ -100,6 +101,7 @@ class JumpStep(Step):
         -------
         `~stdatamodels.jwst.datamodels.RampModel`
         """
+        self.refuse_output_over_input()
         result = self._open_ramp(step_input)
         nints, ngroups, nrows, ncols = result.data.shape
         if ngroups <= 2:

@@ -1,0 +1,146 @@
+"""Atomic products: a file jumpdet saves appears whole, or not at all.
+
+stpipe saves a product with ``model.save(path)``, which writes in place: a run
+killed while writing leaves a truncated file, and the previous product is
+already gone. Here the product is written to a hidden temporary file in the
+target folder, flushed to disk, and renamed over the target (``os.replace``,
+atomic within one filesystem). At any moment the target is the previous file
+or the complete new one. The file names itself with its final name (FILENAME
+keyword, ``meta.filename``), exactly as jwst's output does.
+
+:class:`AtomicSaveMixin` gives a step or pipeline class this behaviour for
+everything it saves; :func:`make_saves_atomic` gives it to one step instance
+(jwst's steps inside :class:`jumpdet.Detector1Pipeline`). Both also refuse to
+write over the file the run was started on.
+"""
+
+import os
+import secrets
+from functools import partial
+from pathlib import Path
+
+from stdatamodels import DataModel
+
+__all__ = ["AtomicSaveMixin", "OutputIsInputError", "make_saves_atomic", "save_atomically"]
+
+_TEMP_SUFFIX = ".part"
+
+
+class OutputIsInputError(FileExistsError):
+    """The product would be written over the input file of the run."""
+
+
+def save_atomically(model, path, *, input_file=None) -> str:
+    """Write `model` to `path` through a temporary file renamed into place.
+
+    Parameters
+    ----------
+    model : `~stdatamodels.DataModel`
+        Saved as FITS or ASDF by the extension of `path`, as ``model.save`` does;
+        its ``meta.filename`` becomes the name of `path`.
+    path : str or os.PathLike
+        The product's final path. Its folder must exist.
+    input_file : str or os.PathLike, optional
+        The run's input file; writing over it is refused.
+
+    Returns
+    -------
+    str
+        `path`, as ``model.save`` returns it.
+
+    Raises
+    ------
+    OutputIsInputError
+        If `path` is `input_file`. Nothing is written.
+    ValueError
+        For an extension other than ``.fits`` or ``.asdf``.
+    OSError
+        If writing or renaming fails; the temporary file is removed and the
+        previous file at `path`, if any, is untouched.
+    """
+    target = Path(path)
+    write = {".fits": model.to_fits, ".asdf": model.to_asdf}.get(target.suffix)
+    if write is None:
+        raise ValueError(f"unknown filetype {target.suffix} of {target}; use .fits or .asdf")
+    _refuse_input(target, input_file)
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}{_TEMP_SUFFIX}")
+    model.meta.filename = target.name  # written into the file: its final name, not the temporary one
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # honours the umask
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return os.fspath(path)
+
+
+def _refuse_input(target: Path, input_file) -> None:
+    if input_file is not None and target.exists() and os.path.samefile(target, input_file):
+        raise OutputIsInputError(
+            f"{target}: the product would be written over the input file; "
+            "choose another output_dir or output_file (--output_dir, --output_file), or rename the input"
+        )
+
+
+class _SavedAtomically:
+    """``model`` as stpipe's ``Step.save_model`` uses it, with an atomic ``save``."""
+
+    def __init__(self, model, input_file):
+        self._model = model
+        self._input_file = input_file
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def save(self, path):
+        return save_atomically(self._model, path, input_file=self._input_file)
+
+
+def _save_model(step, save_model, model, *args, **kwargs):
+    """``step.save_model`` (stpipe's naming rules) with each single model written atomically."""
+    if isinstance(model, DataModel):
+        model = _SavedAtomically(model, step.search_attr("_jumpdet_input_file"))
+    return save_model(model, *args, **kwargs)
+
+
+def make_saves_atomic(step) -> None:
+    """Make one stpipe step instance save its products atomically.
+
+    Parameters
+    ----------
+    step : `stpipe.Step`
+        Typically a jwst step inside a jumpdet pipeline; its input file is the
+        pipeline's.
+    """
+    if not isinstance(step, AtomicSaveMixin):
+        step.save_model = partial(_save_model, step, step.save_model)
+
+
+class AtomicSaveMixin:
+    """For stpipe ``Step``/``Pipeline`` subclasses: every product saved atomically.
+
+    Put it first among the bases. ``run`` records the input file (if the
+    input is a file) so that no product is written over it.
+    """
+
+    _jumpdet_input_file = None
+
+    def run(self, *args):
+        """Record the input file, then ``run`` as stpipe does."""
+        first = args[0] if args else None
+        is_file = isinstance(first, str | os.PathLike) and os.path.isfile(first)
+        self._jumpdet_input_file = os.path.abspath(first) if is_file else None
+        return super().run(*args)
+
+    def save_model(self, model, *args, **kwargs):
+        """stpipe's ``save_model``, each file written through a temporary name and a rename."""
+        return _save_model(self, super().save_model, model, *args, **kwargs)
+
+    def refuse_output_over_input(self) -> None:
+        """Raise :class:`OutputIsInputError` now if the default product path is the input file."""
+        if self.save_results or self.output_file:
+            _refuse_input(Path(self.make_output_path()), self.search_attr("_jumpdet_input_file"))
