@@ -21,12 +21,14 @@ from pathlib import Path
 
 from stdatamodels import DataModel
 
+from .errors import OutputPathError
+
 __all__ = ["AtomicSaveMixin", "OutputIsInputError", "make_saves_atomic", "save_atomically"]
 
 _TEMP_SUFFIX = ".part"
 
 
-class OutputIsInputError(FileExistsError):
+class OutputIsInputError(OutputPathError, FileExistsError):
     """The product would be written over the input file of the run."""
 
 
@@ -82,7 +84,19 @@ def _refuse_input(target: Path, input_file) -> None:
     if input_file is not None and target.exists() and os.path.samefile(target, input_file):
         raise OutputIsInputError(
             f"{target}: the product would be written over the input file; "
-            "choose another output_dir or output_file (--output_dir, --output_file), or rename the input"
+            "choose another output_dir or output_file (--output_dir, --output_file), or rename the input",
+            filename=target,
+        )
+
+
+def _check_output_dir(output_dir) -> None:
+    """One line, before any work, for an output_dir that is a file (stpipe would fail to create it)."""
+    folder = os.path.expandvars(os.path.expanduser(output_dir or ""))
+    if folder and os.path.exists(folder) and not os.path.isdir(folder):
+        raise OutputPathError(
+            f"output_dir {output_dir} is a file, not a folder; pass a folder to --output_dir "
+            "(it is created if missing)",
+            filename=output_dir,
         )
 
 
@@ -134,6 +148,7 @@ class AtomicSaveMixin:
         first = args[0] if args else None
         is_file = isinstance(first, str | os.PathLike) and os.path.isfile(first)
         self._jumpdet_input_file = os.path.abspath(first) if is_file else None
+        _check_output_dir(self.output_dir)
         return super().run(*args)
 
     def save_model(self, model, *args, **kwargs):

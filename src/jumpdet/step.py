@@ -14,8 +14,10 @@ from jwst.stpipe import Step
 from stdatamodels.jwst.datamodels import RampModel
 
 from .detect import JumpStats, detect_jumps_inplace
+from .errors import BadInputError
+from .inputs import READ_ERRORS, check_file, check_not_empty, file_error
 from .params import params_from_step
-from .references.crds_access import crds_problem, translate_crds_exit
+from .references.crds_access import CrdsOptionalMixin
 from .references.loading import load_references
 from .saving import AtomicSaveMixin
 
@@ -44,7 +46,7 @@ def resolve_cores(maximum_cores) -> int:
     return 1 if divisor is None else max(1, available // divisor)
 
 
-class JumpStep(AtomicSaveMixin, Step):
+class JumpStep(AtomicSaveMixin, CrdsOptionalMixin, Step):
     """Detect jumps (cosmic rays and other steps) in ramps, with the flags of jwst 3.0's JumpStep."""
 
     spec = """
@@ -136,17 +138,35 @@ class JumpStep(AtomicSaveMixin, Step):
         return result
 
     def _open_ramp(self, step_input):
+        name = os.fspath(step_input) if isinstance(step_input, str | os.PathLike) else "model"
+        if name != "model":
+            check_file(name)
         try:
             model = self.prepare_output(step_input, open_as_type=RampModel)
-        except (OSError, ValueError, TypeError) as exc:
-            raise ValueError(f"cannot open {step_input!r} as a RampModel: {exc}") from exc
+        except READ_ERRORS as exc:
+            if name == "model":
+                raise
+            raise file_error(step_input, exc) from exc
         if model.data is None or model.data.ndim != 4:
             shape = None if model.data is None else model.data.shape
-            raise ValueError(
-                f"input is not a ramp: SCI has shape {shape}, expected 4-D (nints, ngroups, nrows, ncols); "
-                "run the jump step on the output of refpix/linearity/dark_current"
+            raise BadInputError(
+                f"input {name} is not a ramp: SCI has shape {shape}, expected 4-D (nints, ngroups, nrows, "
+                "ncols); run the jump step on the output of refpix/linearity/dark_current"
             )
+        check_not_empty(model, name)
         return model
+
+    @classmethod
+    def _get_crds_parameters(cls, dataset):
+        """jwst's, with a one-line error naming the file when it cannot be read."""
+        if isinstance(dataset, str | os.PathLike):
+            check_file(dataset)
+        try:
+            return super()._get_crds_parameters(dataset)
+        except READ_ERRORS as exc:
+            if not isinstance(dataset, str | os.PathLike):
+                raise
+            raise file_error(dataset, exc) from exc
 
     @staticmethod
     def get_stpipe_loggers():
@@ -156,30 +176,6 @@ class JumpStep(AtomicSaveMixin, Step):
     def default_suffix(self):
         """``jumpstep`` when run alone (whatever name CRDS parameters give); the step name in a pipeline."""
         return "jumpstep" if self.parent is None else super().default_suffix()
-
-    @classmethod
-    def get_config_from_reference(cls, dataset, disable=None, crds_observatory=None):
-        """CRDS step parameters, skipped quietly when CRDS cannot work here."""
-        if disable is None and crds_problem() is not None:
-            log.debug("CRDS unavailable; no step parameters taken from CRDS")
-            return cls._empty_config()
-        with translate_crds_exit():
-            return super().get_config_from_reference(
-                dataset, disable=disable, crds_observatory=crds_observatory
-            )
-
-    def finalize_result(self, result, reference_files_used):
-        """Record versions and references; the CRDS context only when CRDS can tell it."""
-        if crds_problem() is None:
-            super().finalize_result(result, reference_files_used)
-            return
-        # References came from overrides and CRDS is absent: jwst would exit while
-        # asking CRDS for its context; record the files and no context instead.
-        super().finalize_result(result, [])
-        for ref_name, filename in reference_files_used:
-            if hasattr(result.meta.ref_file, ref_name):
-                getattr(result.meta.ref_file, ref_name).name = filename
-        log.warning("CRDS is not configured; no CRDS context recorded")
 
 
 def _nframes(model) -> int:

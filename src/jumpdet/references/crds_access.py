@@ -9,19 +9,28 @@ without certainty, and its SystemExit is then turned into
 :class:`CrdsUnavailableError`.
 """
 
+import logging
 import os
 from contextlib import contextmanager
+from functools import partial
 
-__all__ = ["CrdsUnavailableError", "crds_problem", "translate_crds_exit"]
+from ..errors import CrdsUnavailableError
+
+__all__ = [
+    "CrdsOptionalMixin",
+    "CrdsUnavailableError",
+    "crds_problem",
+    "make_crds_optional",
+    "translate_crds_exit",
+]
+
+log = logging.getLogger(__name__)
 
 FIX = (
     "build an offline cache with `jumpdet crds-cache DIR` and export the variables it prints, "
-    "or pass override_gain and override_readnoise"
+    "or pass both override_gain and override_readnoise "
+    "(strun: --override_gain FILE --override_readnoise FILE)"
 )
-
-
-class CrdsUnavailableError(RuntimeError):
-    """CRDS has neither a local cache nor a reachable server."""
 
 
 def _server_url() -> str:
@@ -65,3 +74,56 @@ def translate_crds_exit():
         raise CrdsUnavailableError(
             unavailable_message(f"CRDS could not load its cache or reach {_server_url()}")
         ) from exc
+
+
+class CrdsOptionalMixin:
+    """For stpipe ``Step``/``Pipeline`` subclasses: run without CRDS when every reference is overridden.
+
+    jwst asks CRDS for step parameters, prefetches references and records the
+    CRDS context even when no reference comes from CRDS; without a cache CRDS
+    then exits. Where CRDS cannot work (:func:`crds_problem`), these are
+    skipped: no CRDS parameters, no prefetch, the override files recorded and
+    no context. A reference that is needed and not overridden still gives
+    :class:`CrdsUnavailableError`.
+    """
+
+    @classmethod
+    def get_config_from_reference(cls, dataset, disable=None, crds_observatory=None):
+        """CRDS step parameters, skipped quietly when CRDS cannot work here."""
+        if not disable and crds_problem() is not None:
+            log.debug("CRDS unavailable; no step parameters taken from CRDS")
+            return cls._empty_config()
+        with translate_crds_exit():
+            return super().get_config_from_reference(
+                dataset, disable=disable, crds_observatory=crds_observatory
+            )
+
+    def _precache_references(self, input_file):
+        if crds_problem() is None:
+            with translate_crds_exit():
+                super()._precache_references(input_file)
+
+    def finalize_result(self, result, reference_files_used):
+        """Record versions and references; the CRDS context only when CRDS can tell it."""
+        _finalize(self, super().finalize_result, result, reference_files_used)
+
+
+def _finalize(step, finalize_result, result, reference_files_used):
+    if crds_problem() is None:
+        finalize_result(result, reference_files_used)
+        return
+    from jwst.stpipe.core import JwstStep
+
+    # jwst would exit asking CRDS for its context; versions and logs, the files, no context.
+    JwstStep.finalize_result(step, result, [])
+    for ref_name, filename in reference_files_used:
+        if hasattr(result.meta.ref_file, ref_name):
+            getattr(result.meta.ref_file, ref_name).name = filename
+    if step.parent is None:
+        log.warning("CRDS is not configured; no CRDS context recorded")
+
+
+def make_crds_optional(step) -> None:
+    """Give one step instance (a jwst step in a jumpdet pipeline) :class:`CrdsOptionalMixin`'s finalize."""
+    if not isinstance(step, CrdsOptionalMixin):
+        step.finalize_result = partial(_finalize, step, step.finalize_result)

@@ -14,6 +14,7 @@ import numpy as np
 from jwst.lib import reffile_utils
 from stdatamodels.jwst.datamodels import GainModel, ReadnoiseModel
 
+from ..inputs import check_file, open_checked
 from .crds_access import CrdsUnavailableError, crds_problem, translate_crds_exit, unavailable_message
 
 __all__ = ["References", "load_references"]
@@ -37,10 +38,13 @@ class References:
 
 def reference_source(step, model, reftype: str):
     """Path or override model for ``reftype``; a clear error if none can be had."""
-    if step.get_ref_override(reftype) is None:
+    override = step.get_ref_override(reftype)
+    if override is None:
         problem = crds_problem()
         if problem is not None:
             raise CrdsUnavailableError(unavailable_message(problem))
+    elif isinstance(override, str):
+        check_file(override, role=f"override_{reftype}", datamodel=False)
     with translate_crds_exit():
         source = step.get_reference_file(model, reftype)
     if isinstance(source, str) and source.strip() in ("", "N/A"):
@@ -56,10 +60,21 @@ def load_references(step, model) -> References:
     """Open, cut to the science subarray, and return the gain and read-noise arrays."""
     gain_source = reference_source(step, model, "gain")
     readnoise_source = reference_source(step, model, "readnoise")
-    with GainModel(gain_source) as gain_model, ReadnoiseModel(readnoise_source) as readnoise_model:
+    with (
+        _open(step, GainModel, gain_source, "gain") as gain_model,
+        _open(step, ReadnoiseModel, readnoise_source, "readnoise") as readnoise_model,
+    ):
         gain = _science_cutout(model, gain_model, "gain")
         read_noise = _science_cutout(model, readnoise_model, "readnoise")
     return References(gain=gain, read_noise=read_noise)
+
+
+def _open(step, model_class, source, reftype: str):
+    role = (
+        f"override_{reftype}" if step.get_ref_override(reftype) is not None else f"CRDS {reftype} reference"
+    )
+    expected = f"a {reftype} reference; pass a {reftype.upper()} reference file (REFTYPE={reftype.upper()})"
+    return open_checked(model_class, source, role=role, expected=expected)
 
 
 def _science_cutout(model, reference, reftype: str) -> np.ndarray:
