@@ -83,6 +83,17 @@ def test_collect_cfgs_copies_the_step_and_pipeline_cfgs(tmp_path, capsys):
     assert 'class = "jumpdet.JumpStep"' in (tmp_path / "jump.cfg").read_text()
 
 
+def test_collect_cfgs_keeps_existing_files_unless_forced(tmp_path, capsys):
+    (tmp_path / "jump.cfg").write_text("# mine\n")
+    assert main(["collect-cfgs", str(tmp_path)]) == 0
+    out = capsys.readouterr()
+    assert (tmp_path / "jump.cfg").read_text() == "# mine\n"
+    assert f"kept existing {tmp_path / 'jump.cfg'} (pass --force to overwrite it)" in out.err
+    assert out.out.strip() == str(tmp_path / "calwebb_detector1.cfg")
+    assert main(["collect-cfgs", str(tmp_path), "--force"]) == 0
+    assert 'class = "jumpdet.JumpStep"' in (tmp_path / "jump.cfg").read_text()
+
+
 def test_crds_cache_command_prints_exports(tmp_path, capsys):
     assert main(["crds-cache", str(tmp_path / "c"), "--detectors", "MIRIMAGE"]) == 0
     printed = capsys.readouterr().out

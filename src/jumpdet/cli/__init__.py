@@ -27,21 +27,45 @@ def _crds_cache(args) -> None:
     print(export_lines(root))
 
 
-def collect_cfgs(directory) -> list[Path]:
-    """Copy the packaged ``.cfg`` files into ``directory``; return the paths written."""
-    target = Path(directory)
+def collect_cfgs(directory, *, force: bool = False) -> list[Path]:
+    """Copy the packaged ``.cfg`` files into ``directory``; return their paths there.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        Created if missing.
+    force : bool, optional
+        Overwrite files that exist; otherwise existing files are kept.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Every packaged cfg's path in ``directory``, copied or kept.
+    """
+    written, kept = _copy_cfgs(Path(directory), force)
+    return written + kept
+
+
+def _copy_cfgs(target: Path, force: bool) -> tuple[list[Path], list[Path]]:
     target.mkdir(parents=True, exist_ok=True)
-    written = []
+    written, kept = [], []
     for entry in resources.files("jumpdet").joinpath("cfgs").iterdir():
         if entry.name.endswith(".cfg"):
+            path = target / entry.name
+            if path.exists() and not force:
+                kept.append(path)
+                continue
             with resources.as_file(entry) as source:
-                written.append(Path(shutil.copy(source, target / entry.name)))
-    return written
+                written.append(Path(shutil.copy(source, path)))
+    return written, kept
 
 
 def _collect_cfgs(args) -> None:
-    for path in collect_cfgs(args.directory):
+    written, kept = _copy_cfgs(args.directory, args.force)
+    for path in written:
         print(path)
+    for path in kept:
+        print(f"jumpdet collect-cfgs: kept existing {path} (pass --force to overwrite it)", file=sys.stderr)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
 
     cfgs = commands.add_parser("collect-cfgs", help="copy the packaged .cfg files into a folder")
     cfgs.add_argument("directory", type=Path)
+    cfgs.add_argument("--force", action="store_true", help="overwrite cfg files that exist")
     cfgs.set_defaults(run=_collect_cfgs)
     return parser
 
