@@ -72,22 +72,24 @@ def default_cache_dir() -> Path:
 
 
 def configure_crds(cache_dir: Path | None = None) -> str:
-    """Use the configured CRDS if there is one, else build and point to a local cache.
+    """Point CRDS at jumpdet's offline cache; return one line saying which cache and why.
 
-    Must run before crds is imported in this process (CRDS reads
-    CRDS_SERVER_URL at import). Returns a description of the source used.
+    The demo's exposure is synthetic and its references are the cache's, so the
+    demo never depends on the CRDS configured in the environment (a server that
+    may not answer, a cache without these references). A jumpdet cache already
+    configured with MIRIMAGE references is used as it is. Must run before crds
+    is imported in this process (CRDS reads CRDS_SERVER_URL at import).
     """
-    crds_path = os.environ.get("CRDS_PATH")
-    if crds_path and (Path(crds_path) / "config" / "jwst" / "server_config").exists():
-        return f"configured cache at CRDS_PATH={crds_path}"
-    url = os.environ.get("CRDS_SERVER_URL", "")
-    if url and "serverless" not in url:
-        return f"configured server {url}"
-    from ..references.crds_cache import build_cache, cache_environment
+    from ..references.crds_cache import build_cache, cache_environment, covers
 
+    configured = os.environ.get("CRDS_PATH")
+    if configured and covers(configured, ("MIRIMAGE",)):
+        return f"the configured jumpdet offline cache at CRDS_PATH={configured}"
     root = build_cache(cache_dir or default_cache_dir(), detectors=("MIRIMAGE",))
+    ignored = [f"{k}={os.environ[k]}" for k in ("CRDS_PATH", "CRDS_SERVER_URL") if os.environ.get(k)]
     os.environ.update(cache_environment(root))
-    return f"local offline cache at {root} (built by jumpdet)"
+    why = f"; {', '.join(ignored)} not used: the demo runs offline" if ignored else ""
+    return f"jumpdet's offline cache at {root}{why}"
 
 
 def run_demo(outdir, *, seed: int = 0, cache_dir: Path | None = None) -> DemoReport:

@@ -20,6 +20,7 @@ __all__ = [
     "CrdsOptionalMixin",
     "CrdsUnavailableError",
     "crds_problem",
+    "damaged_cache_message",
     "make_crds_optional",
     "translate_crds_exit",
 ]
@@ -66,14 +67,47 @@ def unavailable_message(detail: str) -> str:
 
 
 @contextmanager
-def translate_crds_exit():
-    """Turn CRDS's fatal ``sys.exit`` into :class:`CrdsUnavailableError`."""
+def translate_crds_exit(reftype: str | None = None):
+    """Turn CRDS's fatal ``sys.exit`` (and, for `reftype`, its errors) into :class:`CrdsUnavailableError`."""
+    from crds.core.exceptions import CrdsError
+
     try:
         yield
+    except CrdsError as exc:
+        if reftype is None:
+            raise
+        raise CrdsUnavailableError(_lookup_failed(reftype, exc)) from exc
     except SystemExit as exc:
         raise CrdsUnavailableError(
             unavailable_message(f"CRDS could not load its cache or reach {_server_url()}")
         ) from exc
+
+
+def damaged_cache_message() -> str | None:
+    """One line if CRDS_PATH is a jumpdet cache with missing or changed files, else None."""
+    from .crds_cache import damaged_files, is_jumpdet_cache
+
+    crds_path = os.environ.get("CRDS_PATH", "")
+    damaged = damaged_files(crds_path) if crds_path and is_jumpdet_cache(crds_path) else []
+    if not damaged:
+        return None
+    return (
+        f"the jumpdet CRDS cache at CRDS_PATH={crds_path} is damaged (missing or changed: "
+        f"{', '.join(damaged)}); repair it with `jumpdet crds-cache {crds_path}`"
+    )
+
+
+def _lookup_failed(reftype: str, exc: BaseException) -> str:
+    damaged = damaged_cache_message()
+    if damaged is not None:
+        return damaged
+    crds_path = os.environ.get("CRDS_PATH", "(unset)")
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return (
+        f"CRDS could not give the {reftype} reference from the cache at CRDS_PATH={crds_path} "
+        f"({type(exc).__name__}: {detail[:200]}); for a cache built by jumpdet, add the detector with "
+        f"`jumpdet crds-cache {crds_path} --detectors ...`; or pass override_{reftype}"
+    )
 
 
 class CrdsOptionalMixin:

@@ -14,8 +14,16 @@ import numpy as np
 from jwst.lib import reffile_utils
 from stdatamodels.jwst.datamodels import GainModel, ReadnoiseModel
 
+from ..errors import BadInputError, JumpdetError
 from ..inputs import check_file, open_checked
-from .crds_access import CrdsUnavailableError, crds_problem, translate_crds_exit, unavailable_message
+from .crds_access import (
+    CrdsUnavailableError,
+    crds_problem,
+    damaged_cache_message,
+    translate_crds_exit,
+    unavailable_message,
+)
+from .sanity import warn_meaningless_noise, warn_other_detector
 
 __all__ = ["References", "load_references"]
 
@@ -45,14 +53,14 @@ def reference_source(step, model, reftype: str):
             raise CrdsUnavailableError(unavailable_message(problem))
     elif isinstance(override, str):
         check_file(override, role=f"override_{reftype}", datamodel=False)
-    with translate_crds_exit():
+    with translate_crds_exit(reftype):
         source = step.get_reference_file(model, reftype)
     if isinstance(source, str) and source.strip() in ("", "N/A"):
-        raise ValueError(
+        raise BadInputError(
             f"no {reftype} reference applies to this exposure (CRDS returned {source!r}); "
             f"pass override_{reftype} with a {reftype} reference file"
         )
-    log.info("Using %s reference file: %s", reftype.upper(), getattr(source, "override_handle", source))
+    log.info("Using %s reference file: %s", reftype.upper(), _name(source))
     return source
 
 
@@ -64,17 +72,32 @@ def load_references(step, model) -> References:
         _open(step, GainModel, gain_source, "gain") as gain_model,
         _open(step, ReadnoiseModel, readnoise_source, "readnoise") as readnoise_model,
     ):
+        for reference, source, reftype in (
+            (gain_model, gain_source, "gain"),
+            (readnoise_model, readnoise_source, "readnoise"),
+        ):
+            warn_other_detector(model, reference, reftype, _name(source))
         gain = _science_cutout(model, gain_model, "gain")
         read_noise = _science_cutout(model, readnoise_model, "readnoise")
+    warn_meaningless_noise(gain, read_noise)
     return References(gain=gain, read_noise=read_noise)
 
 
+def _name(source) -> str:
+    return str(getattr(source, "override_handle", source))
+
+
 def _open(step, model_class, source, reftype: str):
-    role = (
-        f"override_{reftype}" if step.get_ref_override(reftype) is not None else f"CRDS {reftype} reference"
-    )
+    overridden = step.get_ref_override(reftype) is not None
+    role = f"override_{reftype}" if overridden else f"CRDS {reftype} reference"
     expected = f"a {reftype} reference; pass a {reftype.upper()} reference file (REFTYPE={reftype.upper()})"
-    return open_checked(model_class, source, role=role, expected=expected)
+    try:
+        return open_checked(model_class, source, role=role, expected=expected)
+    except JumpdetError as exc:
+        damaged = None if overridden else damaged_cache_message()
+        if damaged is None:
+            raise
+        raise CrdsUnavailableError(damaged) from exc
 
 
 def _science_cutout(model, reference, reftype: str) -> np.ndarray:
