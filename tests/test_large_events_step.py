@@ -324,6 +324,18 @@ def test_extended_core_is_assigned_saturated_clearing_other_bits():
     assert_array_equal(actual.groupdq[0, :, 32, 32 + 4], [0, SAT, SAT, SAT])
 
 
+def test_rates_count_the_do_not_use_groups_after_detection_as_jwst():
+    """The extended core assigned SATURATED clears DO_NOT_USE: the last group, all DO_NOT_USE
+    before detection, is not after, and jwst's rates count it as exposure."""
+    gdq = core_in_ring()
+    gdq[0, 3] |= DO_NOT_USE
+    expected, actual = run_both(linear_ramps(gdq.shape), gdq, instrument="NIRCAM", **SNOWBALLS)
+    assert_same(flags(expected), flags(actual))
+    assert not np.all(expected.groupdq[0, 3] & DO_NOT_USE)
+    total_s = expected.meta.exposure.group_time * (4 - 1) * 64 * 64  # 3 groups of exposure, not 2
+    assert expected.meta.exposure.extended_emission_events == 1e6 * 1 / total_s
+
+
 def test_core_is_flagged_jump_in_the_next_integration_even_where_saturated():
     gdq = core_in_ring(nints=2)
     gdq[1, 1:, disk((64, 64), (32, 32), 3.0)] = SAT  # the core saturates again in the next integration

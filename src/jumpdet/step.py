@@ -17,6 +17,7 @@ from .detect import JumpStats, detect_jumps_inplace
 from .errors import BadInputError
 from .inputs import READ_ERRORS, check_file, check_not_empty, file_error
 from .params import params_from_step
+from .plan import all_do_not_use_groups
 from .references.crds_access import CrdsOptionalMixin
 from .references.loading import load_references
 from .saving import AtomicSaveMixin
@@ -190,12 +191,13 @@ def _nframes(model) -> int:
 def _record_rates(model, stats: JumpStats) -> None:
     """Set PRIMECRS and EXTNDEVT: flags per pixel per second of usable exposure, x1e3 and x1e6.
 
-    As jwst: groups that are DO_NOT_USE everywhere, and the first group of each
-    integration, are not exposure. (The arithmetic order is jwst's, so the
-    floats are identical.)
+    As jwst: groups that are DO_NOT_USE everywhere *after* detection (snowball
+    cores assigned SATURATED can clear DO_NOT_USE), and the first group of
+    each integration, are not exposure. (The arithmetic order is jwst's, so
+    the floats are identical.)
     """
-    nints, _, nrows, ncols = model.data.shape
-    usable_groups = stats.plan.total_usable_groups - nints
+    nints, ngroups, nrows, ncols = model.data.shape
+    usable_groups = nints * ngroups - int(all_do_not_use_groups(model.groupdq).sum()) - nints
     if usable_groups < 1:
         return
     exposure = (model.meta.exposure.group_time * usable_groups) * (nrows * ncols)
