@@ -61,7 +61,7 @@ def test_strun_with_packaged_cfg_options_and_override_paths(ramp_file, tmp_path)
         cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "CR rejection threshold = 3 sigma" in out.stderr + out.stdout
+    assert "Jump threshold: 3 sigma for pixels with 4 or more usable differences" in out.stderr + out.stdout
     with RampModel(tmp_path / "obs_jumpstep.fits") as model:
         assert model.groupdq[0, 5, 3, 4] & JUMP_DET
         assert model.meta.ref_file.gain.name.endswith("g.fits")
@@ -107,19 +107,27 @@ def test_crds_cache_command_refuses_foreign_folder_in_one_line(tmp_path, capsys)
     assert error.startswith("jumpdet crds-cache: error:") and "\n" not in error
 
 
-def test_demo_flags_the_significant_injected_jumps(tmp_path):
+def test_demo_flags_the_significant_injected_jumps_and_its_other_flags_are_jwsts(tmp_path):
+    from jwst.jump import JumpStep as JwstJumpStep
+
     report = run_demo(tmp_path)
     assert report.output_file.exists() and report.output_file.name.endswith("_jumpstep.fits")
     assert report.plot_file.stat().st_size > 10_000
     assert report.injected_significant > 200
     assert report.flagged_significant >= 0.99 * report.injected_significant
-    assert "jumps injected" in report.summary()
+    summary = report.summary()
+    assert "jumps injected" in summary and "jwst's JumpStep sets exactly the same flags" in summary
+    assert "export CRDS_PATH=" in summary
+    with JwstJumpStep.call(str(report.input_file)) as expected, RampModel(report.output_file) as actual:
+        np.testing.assert_array_equal(actual.groupdq, expected.groupdq)
 
 
-def test_demo_command_as_a_new_user_offline(tmp_path):
-    """No CRDS variables at all: the demo builds its own cache and works offline."""
+def test_demo_command_offline_whatever_crds_the_environment_names(tmp_path):
+    """CRDS variables naming an unreachable server and an empty cache: the demo uses its own cache."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CRDS_", "STPIPE_"))}
     env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
+    (tmp_path / "empty").mkdir()
+    env.update(CRDS_SERVER_URL="https://jwst-crds.stsci.edu", CRDS_PATH=str(tmp_path / "empty"))
     out = subprocess.run(
         [JUMPDET, "demo", "--outdir", str(tmp_path / "demo")],
         env=env,
@@ -128,8 +136,38 @@ def test_demo_command_as_a_new_user_offline(tmp_path):
         timeout=600,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "local offline cache" in out.stdout
+    cache = tmp_path / "xdg" / "jumpdet" / "crds"
+    (crds_line,) = [line for line in out.stdout.splitlines() if line.startswith("CRDS:")]
+    assert crds_line == (
+        f"CRDS:            jumpdet's offline cache at {cache} (built now); CRDS_PATH={tmp_path / 'empty'}, "
+        "CRDS_SERVER_URL=https://jwst-crds.stsci.edu not used: the demo runs offline"
+    )
+    assert f"export CRDS_PATH={cache}" in out.stdout
     written = {p.name for p in (tmp_path / "demo").iterdir()}
     assert "det_image_seq1_MIRIMAGE_F1130Wexp1_jumpstep.fits" in written
     assert "det_image_seq1_MIRIMAGE_F1130Wexp1_jump_pixel.png" in written
-    assert Path(tmp_path / "xdg" / "jumpdet" / "crds" / "config" / "jwst" / "server_config").exists()
+    assert (cache / "config" / "jwst" / "server_config").exists()
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_notebook_section_runs_as_written_without_crds_variables(tmp_path):
+    """The section's first lines point CRDS at a cache; then its first call works in a fresh kernel."""
+    from jumpdet.simulate.ramps import miri_imager_demo, to_ramp_model
+
+    section = README.read_text().split("## From a notebook", 1)[1]
+    block = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "cache_environment(build_cache(" in block.splitlines()[1]
+    first_call = block[: block.index("\n", block.index("JumpStep.call("))]
+    name = "det_image_seq1_MIRIMAGE_F1130Wexp1_refpixstep.fits"
+    with to_ramp_model(miri_imager_demo(seed=1), filename=name) as model:
+        model.save(tmp_path / name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRDS_", "STPIPE_"))}
+    env["HOME"] = str(tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", first_call], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert (tmp_path / "det_image_seq1_MIRIMAGE_F1130Wexp1_jumpstep.fits").is_file()
+    assert (tmp_path / "crds_cache" / "config" / "jwst" / "server_config").is_file()

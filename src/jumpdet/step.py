@@ -118,7 +118,7 @@ class JumpStep(AtomicSaveMixin, CrdsOptionalMixin, Step):
         )
         workers = resolve_cores(self.maximum_cores)
         log.info(
-            "CR rejection threshold = %g sigma (3 usable differences: %g, 2: %g)",
+            "Jump threshold: %g sigma for pixels with 4 or more usable differences, %g with 3, %g with 2",
             params.rejection_threshold,
             params.four_group_rejection_threshold,
             params.three_group_rejection_threshold,
@@ -134,7 +134,7 @@ class JumpStep(AtomicSaveMixin, CrdsOptionalMixin, Step):
             max_workers=workers,
         )
         _record_rates(result, stats)
-        _log_outcome(stats, time.perf_counter() - start)
+        _log_outcome(stats, params, time.perf_counter() - start)
         result.meta.cal_step.jump = "COMPLETE"
         return result
 
@@ -206,10 +206,26 @@ def _record_rates(model, stats: JumpStats) -> None:
     model.meta.exposure.extended_emission_events = 1e6 * stats.extended_events / exposure
 
 
-def _log_outcome(stats: JumpStats, seconds: float) -> None:
+_PATHS = {
+    "sigma_clip": "sigma clipping of each group across integrations (minimum_sigclip_groups reached)",
+    "single_pass": "one pass against each pixel's median difference (min_diffs_single_pass reached)",
+    "iterative": "iterative: the largest outlier flagged, then the rest tested again (ramps shorter "
+    "than min_diffs_single_pass)",
+}
+
+
+def _log_outcome(stats: JumpStats, params, seconds: float) -> None:
     if stats.plan.path is None:
         log.warning("Jump search skipped: %s", stats.plan.skipped_reason)
     else:
-        log.info("Detection path: %s; %d primary jump flags", stats.plan.path, stats.primary_jumps)
-    log.info("Extended events (snowballs/showers): %d", stats.extended_events)
+        log.info(
+            "Jump search by %s: %d jumps flagged, before neighbours and groups after jumps",
+            _PATHS[stats.plan.path],
+            stats.primary_jumps,
+        )
+    searches = [
+        name for name, on in (("snowball", params.expand_large_events), ("shower", params.find_showers)) if on
+    ]
+    if searches:
+        log.info("Large events found by the %s search: %d", " and ".join(searches), stats.extended_events)
     log.info("The execution time in seconds: %f", seconds)
