@@ -208,3 +208,13 @@ def test_strun_ends_a_bad_input_with_one_line_and_no_traceback(tmp_path, ramp, r
 
 def test_no_crds_and_no_overrides_is_one_ordinary_exception():
     assert issubclass(CrdsUnavailableError, RuntimeError) and not issubclass(CrdsUnavailableError, SystemExit)
+
+
+def test_a_detector_the_cache_lacks_names_the_cache_and_the_fix(tmp_path):
+    data = linear_ramps((1, 5, 8, 9))
+    model = make_ramp_model(data, instrument="NIRCAM", detector="NRCB1", subarray=("SUB64", 1, 1))
+    with pytest.raises(
+        CrdsUnavailableError, match=r"CRDS could not give the gain reference .*CrdsLookupError"
+    ) as raised:
+        JumpStep.call(model)
+    assert "--detectors" in one_line(raised) and "override_gain" in str(raised.value)
