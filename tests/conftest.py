@@ -32,6 +32,16 @@ def crds_cache() -> Path:
     return CRDS_CACHE
 
 
+@pytest.fixture
+def ramp_file(tmp_path):
+    """A small MIRI SUB64 ramp file with one jump, at pixel (3, 4) from group 5."""
+    data = linear_ramps((1, 10, 8, 9))
+    data[0, 5:, 3, 4] += 500
+    path = tmp_path / "obs_refpixstep.fits"
+    make_ramp_model(data, subarray=("SUB64", 1, 1), filename=path.name).save(path)
+    return path
+
+
 def make_ramp_model(
     data,
     *,
@@ -84,3 +94,10 @@ def linear_ramps(shape, *, slope=10.0, start=100.0):
     nints, ngroups, nrows, ncols = shape
     ramp = start + slope * np.arange(ngroups, dtype=np.float32)
     return np.broadcast_to(ramp[None, :, None, None], shape).copy()
+
+
+def environment_without_crds(**extra) -> dict[str, str]:
+    """This process's environment without CRDS_* and STPIPE_* variables, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRDS_", "STPIPE_"))}
+    env.update(extra)
+    return env

@@ -12,7 +12,7 @@ import pytest
 from astropy.io import fits
 from stdatamodels.jwst.datamodels import ImageModel
 
-from conftest import linear_ramps, make_ramp_model, make_references
+from conftest import environment_without_crds, linear_ramps, make_ramp_model, make_references
 from jumpdet import JumpStep
 from jumpdet.cli import main
 from jumpdet.errors import BadInputError, CrdsUnavailableError, InputFileError, OutputPathError
@@ -23,15 +23,6 @@ def one_line(exc_info) -> str:
     text = str(exc_info.value)
     assert "\n" not in text
     return text
-
-
-@pytest.fixture
-def ramp(tmp_path):
-    data = linear_ramps((1, 6, 8, 9))
-    data[0, 3:, 3, 4] += 500
-    path = tmp_path / "obs_refpix.fits"
-    make_ramp_model(data, subarray=("SUB64", 1, 1), filename=path.name).save(path)
-    return path
 
 
 @pytest.fixture
@@ -52,9 +43,9 @@ def test_missing_input_file(tmp_path, refs):
     assert one_line(raised) == f"input {tmp_path / 'nope.fits'}: no such file; check the path"
 
 
-def test_truncated_fits_input(tmp_path, ramp, refs):
+def test_truncated_fits_input(tmp_path, ramp_file, refs):
     truncated = tmp_path / "cut_refpix.fits"
-    truncated.write_bytes(ramp.read_bytes()[:20000])
+    truncated.write_bytes(ramp_file.read_bytes()[:20000])
     with pytest.raises(
         InputFileError, match=r"cut_refpix.fits: a truncated or corrupt FITS file .*again"
     ) as raised:
@@ -94,35 +85,37 @@ def test_nints_zero(tmp_path, refs):
         JumpStep.call(str(path), **refs)
 
 
-def test_override_that_is_a_ramp(ramp, refs):
+def test_override_that_is_a_ramp(ramp_file, refs):
     with pytest.raises(
-        BadInputError, match=r"override_gain .*obs_refpix.fits is not a gain reference; pass a GAIN"
+        BadInputError, match=r"override_gain .*obs_refpixstep.fits is not a gain reference; pass a GAIN"
     ):
-        JumpStep.call(str(ramp), **{**refs, "override_gain": str(ramp)})
+        JumpStep.call(str(ramp_file), **{**refs, "override_gain": str(ramp_file)})
 
 
-def test_override_that_is_a_text_file(tmp_path, ramp, refs):
+def test_override_that_is_a_text_file(tmp_path, ramp_file, refs):
     (tmp_path / "rn.txt").write_text("8.0\n")
     with pytest.raises(InputFileError, match=r"override_readnoise .*rn.txt: not a FITS or ASDF file"):
-        JumpStep.call(str(ramp), **{**refs, "override_readnoise": str(tmp_path / "rn.txt")})
+        JumpStep.call(str(ramp_file), **{**refs, "override_readnoise": str(tmp_path / "rn.txt")})
 
 
-def test_override_that_is_missing(tmp_path, ramp, refs):
+def test_override_that_is_missing(tmp_path, ramp_file, refs):
     with pytest.raises(InputFileError, match=r"override_gain .*none.fits: no such file"):
-        JumpStep.call(str(ramp), **{**refs, "override_gain": str(tmp_path / "none.fits")})
+        JumpStep.call(str(ramp_file), **{**refs, "override_gain": str(tmp_path / "none.fits")})
 
 
-def test_output_dir_that_is_a_file(tmp_path, ramp, refs):
+def test_output_dir_that_is_a_file(tmp_path, ramp_file, refs):
     (tmp_path / "out").write_text("")
     with pytest.raises(OutputPathError, match=r"output_dir .*out is a file, not a folder; pass a folder"):
-        JumpStep.call(str(ramp), save_results=True, output_dir=str(tmp_path / "out"), **refs)
+        JumpStep.call(str(ramp_file), save_results=True, output_dir=str(tmp_path / "out"), **refs)
 
 
-def test_reference_of_another_detector_warns_naming_both(ramp, refs, caplog):
+def test_reference_of_another_detector_warns_naming_both(ramp_file, refs, caplog):
     gain, readnoise = make_references((8, 9))
     gain.meta.instrument.detector = "MIRIFULONG"
     with caplog.at_level(logging.WARNING, logger="jumpdet"):
-        result = JumpStep.call(str(ramp), override_gain=gain, override_readnoise=refs["override_readnoise"])
+        result = JumpStep.call(
+            str(ramp_file), override_gain=gain, override_readnoise=refs["override_readnoise"]
+        )
     (line,) = [
         r.getMessage()
         for r in caplog.records
@@ -142,11 +135,11 @@ def test_reference_of_another_detector_warns_naming_both(ramp, refs, caplog):
         ("gain", np.inf, "Gain is infinite in 72 of 72 pixels"),
     ],
 )
-def test_meaningless_noise_model_warns_and_keeps_jwst_flags(ramp, reftype, value, expected, caplog):
+def test_meaningless_noise_model_warns_and_keeps_jwst_flags(ramp_file, reftype, value, expected, caplog):
     gain, readnoise = make_references((8, 9))
     (gain if reftype == "gain" else readnoise).data[...] = value
     with caplog.at_level(logging.WARNING, logger="jumpdet"):
-        JumpStep.call(str(ramp), override_gain=gain, override_readnoise=readnoise)
+        JumpStep.call(str(ramp_file), override_gain=gain, override_readnoise=readnoise)
     assert [r.getMessage() for r in caplog.records if expected in r.getMessage()]
 
 
@@ -165,19 +158,18 @@ DAMAGED_RUN = textwrap.dedent("""
     from jumpdet import JumpStep
     from jumpdet.errors import CrdsUnavailableError
     try:
-        JumpStep.call({ramp!r})
+        JumpStep.call({ramp_file!r})
     except CrdsUnavailableError as exc:
         print("ERROR:", exc)
 """)
 
 
-def test_a_damaged_cache_names_the_cache_and_the_repair(tmp_path, ramp):
+def test_a_damaged_cache_names_the_cache_and_the_repair(tmp_path, ramp_file):
     root = build_cache(tmp_path / "cache", detectors=("MIRIMAGE",))
     (root / "references/jwst/miri/jwst_miri_gain_9000.fits").unlink()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRDS_", "STPIPE_"))}
-    env.update(cache_environment(root))
+    env = environment_without_crds(**cache_environment(root))
     out = subprocess.run(
-        [sys.executable, "-c", DAMAGED_RUN.format(ramp=str(ramp))],
+        [sys.executable, "-c", DAMAGED_RUN.format(ramp_file=str(ramp_file))],
         env=env,
         capture_output=True,
         text=True,
@@ -190,11 +182,11 @@ def test_a_damaged_cache_names_the_cache_and_the_repair(tmp_path, ramp):
     ) in out.stdout
 
 
-def test_strun_ends_a_bad_input_with_one_line_and_no_traceback(tmp_path, ramp, refs):
+def test_strun_ends_a_bad_input_with_one_line_and_no_traceback(tmp_path, ramp_file, refs):
     import shutil
 
     truncated = tmp_path / "cut_refpix.fits"
-    truncated.write_bytes(ramp.read_bytes()[:20000])
+    truncated.write_bytes(ramp_file.read_bytes()[:20000])
     strun = shutil.which("strun", path=os.path.dirname(sys.executable)) or "strun"
     out = subprocess.run(
         [strun, "jumpdet.JumpStep", str(truncated), "--override_gain", refs["override_gain"],

@@ -10,21 +10,12 @@ import numpy as np
 import pytest
 from stdatamodels.jwst.datamodels import RampModel
 
-from conftest import JUMP_DET, linear_ramps, make_ramp_model, make_references
+from conftest import JUMP_DET, environment_without_crds, make_references
 from jumpdet.cli import collect_cfgs, main
 from jumpdet.cli.demo import run_demo
 
 STRUN = shutil.which("strun", path=os.path.dirname(sys.executable)) or "strun"
 JUMPDET = shutil.which("jumpdet", path=os.path.dirname(sys.executable)) or "jumpdet"
-
-
-@pytest.fixture
-def ramp_file(tmp_path):
-    data = linear_ramps((1, 10, 8, 9))
-    data[0, 5:, 3, 4] += 500
-    path = tmp_path / "obs_refpixstep.fits"
-    make_ramp_model(data, subarray=("SUB64", 1, 1), filename=path.name).save(path)
-    return path
 
 
 def strun(*args, cwd):
@@ -124,10 +115,12 @@ def test_demo_flags_the_significant_injected_jumps_and_its_other_flags_are_jwsts
 
 def test_demo_command_offline_whatever_crds_the_environment_names(tmp_path):
     """CRDS variables naming an unreachable server and an empty cache: the demo uses its own cache."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRDS_", "STPIPE_"))}
-    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
     (tmp_path / "empty").mkdir()
-    env.update(CRDS_SERVER_URL="https://jwst-crds.stsci.edu", CRDS_PATH=str(tmp_path / "empty"))
+    env = environment_without_crds(
+        XDG_CACHE_HOME=str(tmp_path / "xdg"),
+        CRDS_SERVER_URL="https://jwst-crds.stsci.edu",
+        CRDS_PATH=str(tmp_path / "empty"),
+    )
     out = subprocess.run(
         [JUMPDET, "demo", "--outdir", str(tmp_path / "demo")],
         env=env,
@@ -163,8 +156,7 @@ def test_readme_notebook_section_runs_as_written_without_crds_variables(tmp_path
     name = "det_image_seq1_MIRIMAGE_F1130Wexp1_refpixstep.fits"
     with to_ramp_model(miri_imager_demo(seed=1), filename=name) as model:
         model.save(tmp_path / name)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRDS_", "STPIPE_"))}
-    env["HOME"] = str(tmp_path)
+    env = environment_without_crds(HOME=str(tmp_path))
     out = subprocess.run(
         [sys.executable, "-c", first_call], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
     )

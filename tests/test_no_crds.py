@@ -12,7 +12,7 @@ import sys
 import pytest
 from stdatamodels.jwst.datamodels import RampModel
 
-from conftest import JUMP_DET, linear_ramps, make_ramp_model, make_references
+from conftest import JUMP_DET, environment_without_crds, linear_ramps, make_ramp_model, make_references
 from jumpdet import Detector1Pipeline
 from jumpdet.cli import collect_cfgs
 
@@ -31,8 +31,7 @@ def no_crds(tmp_path):
     gain.save(tmp_path / "gain.fits")
     readnoise.save(tmp_path / "readnoise.fits")
     (tmp_path / "empty").mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRDS_", "STPIPE_"))}
-    env["CRDS_PATH"] = str(tmp_path / "empty")
+    env = environment_without_crds(CRDS_PATH=str(tmp_path / "empty"))
     return tmp_path, env
 
 
