@@ -39,7 +39,7 @@ def resolve_cores(maximum_cores) -> int:
     if text.isdigit():
         return max(1, min(int(text), available))
     if text not in _CORE_FRACTIONS:
-        raise ValueError(
+        raise BadInputError(
             f"maximum_cores={maximum_cores!r} is not understood; "
             "use an integer, 'none', 'quarter', 'half' or 'all'"
         )
@@ -113,9 +113,12 @@ class JumpStep(AtomicSaveMixin, CrdsOptionalMixin, Step):
             return result
         start = time.perf_counter()
         refs = load_references(self, result)
-        params = params_from_step(
-            self, group_time_s=result.meta.exposure.group_time, nframes=_nframes(result), gain=refs.gain
-        )
+        try:
+            params = params_from_step(
+                self, group_time_s=result.meta.exposure.group_time, nframes=_nframes(result), gain=refs.gain
+            )
+        except ValueError as exc:  # one line naming the parameter; BadInputError ends strun with it
+            raise BadInputError(str(exc)) from exc
         workers = resolve_cores(self.maximum_cores)
         log.info(
             "Jump threshold: %g sigma for pixels with 4 or more usable differences, %g with 3, %g with 2",
@@ -182,7 +185,7 @@ class JumpStep(AtomicSaveMixin, CrdsOptionalMixin, Step):
 def _nframes(model) -> int:
     nframes = model.meta.exposure.nframes
     if not nframes or nframes < 1:
-        raise ValueError(
+        raise BadInputError(
             f"meta.exposure.nframes is {nframes!r}; set NFRAMES (frames per group) in the input file"
         )
     return int(nframes)

@@ -109,13 +109,13 @@ def _science_cutout(model, reference, reftype: str) -> np.ndarray:
             log.info("Extracting %s subarray to match science data", reftype)
             data = reffile_utils.get_subarray_model(model, reference).data
     except (ValueError, AttributeError) as exc:
-        raise ValueError(
+        raise BadInputError(
             f"cannot place the {reftype} reference on the science subarray ({exc}); the reference needs "
             "full-frame data or SUBSTRT1/2 and SUBSIZE1/2 keywords covering the exposure"
         ) from exc
     frame = model.data.shape[-2:]
     if data.shape != frame:
-        raise ValueError(
+        raise BadInputError(
             f"{reftype} reference has shape {data.shape} but the science frame is {frame}; "
             f"use a {reftype} reference that covers the exposure's subarray"
         )
