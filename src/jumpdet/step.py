@@ -212,8 +212,8 @@ def _record_rates(model, stats: JumpStats) -> None:
 _PATHS = {
     "sigma_clip": "sigma clipping of each group across integrations (minimum_sigclip_groups reached)",
     "single_pass": "one pass against each pixel's median difference (min_diffs_single_pass reached)",
-    "iterative": "iterative: the largest outlier flagged, then the rest tested again (ramps shorter "
-    "than min_diffs_single_pass)",
+    "iterative": "repeated passes, each flagging the largest outlier and testing the rest again (fewer "
+    "usable differences than min_diffs_single_pass)",
 }
 
 
