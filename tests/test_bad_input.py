@@ -3,6 +3,7 @@
 import errno
 import logging
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -210,3 +211,16 @@ def test_a_detector_the_cache_lacks_names_the_cache_and_the_fix(tmp_path):
     ) as raised:
         JumpStep.call(model)
     assert "--detectors" in one_line(raised) and "override_gain" in str(raised.value)
+
+
+def test_every_test_the_bad_input_page_names_exists():
+    from pathlib import Path
+
+    tests = Path(__file__).resolve().parent
+    page = (tests.parent / "docs" / "bad_input.rst").read_text()
+    named = set(re.findall(r"``(?:tests/\w+\.py::)?(test_\w+)``", page))
+    defined = set()
+    for module in tests.glob("test_*.py"):
+        defined |= set(re.findall(r"^def (test_\w+)", module.read_text(), flags=re.MULTILINE))
+    assert len(named) >= 18
+    assert named <= defined, named - defined
