@@ -1,17 +1,29 @@
-"""Shared fixtures: a genuine offline CRDS cache for the session, and ramp builders.
+"""Shared fixtures: a genuine offline CRDS cache for the session, ramp builders, hypothesis profiles.
 
 CRDS reads CRDS_SERVER_URL when it is imported and caches its configuration
 per process, so the environment is set here, at import, before any test
 module imports crds or jwst. Tests that need another CRDS set-up run in a
 subprocess.
+
+Hypothesis profiles (``--hypothesis-profile NAME``; pyproject's addopts select ``ci``):
+
+- ``ci``: derandomized (the same examples every run), a quarter of each test's examples,
+  no deadline; what ``python -m pytest`` runs.
+- ``dev``: random examples, each test's own number of examples.
+- ``thorough``: random examples, five times each test's number.
+
+A property test states its number of examples for ``dev`` through :func:`examples`,
+which scales it for the profile in use.
 """
 
+import gc
 import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from jumpdet.references.crds_cache import build_cache, cache_environment
 
@@ -24,6 +36,31 @@ os.environ.pop("STPIPE_DISABLE_CRDS_STEPPARS", None)
 from stdatamodels.jwst.datamodels import GainModel, RampModel, ReadnoiseModel  # noqa: E402
 
 JUMP_DET = 4
+
+_SCALE = {"ci": 0.25, "dev": 1.0, "thorough": 5.0}
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True, max_examples=25)
+settings.register_profile("dev", deadline=None, max_examples=100)
+settings.register_profile("thorough", deadline=None, max_examples=500)
+
+
+def examples(dev: int) -> int:
+    """Examples for a property test that runs ``dev`` examples in the ``dev`` profile.
+
+    Read when the test module is imported, after pytest has loaded the profile.
+    """
+    profile = settings.get_current_profile_name()
+    return max(5, round(dev * _SCALE.get(profile, 1.0)))
+
+
+def pytest_collection_finish(session):
+    """Freeze what importing the test modules created (modules, classes, functions: nothing
+    that dies) out of the garbage collector's sight.
+
+    stpipe runs ``gc.collect()`` after every step call; over the 300,000 objects of an
+    interpreter with jwst, numba and hypothesis loaded that takes 0.15-0.45 s, paid by
+    some 400 step calls in this suite. Objects made by the tests are collected as before.
+    """
+    gc.freeze()
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,10 @@
 Each case builds noisy ramps (Poisson + read noise, seeded) with random jumps of both
 signs, saturation, NaNs, DO_NOT_USE groups and bad-gain pixels, then runs both steps
 with the same in-memory references and parameters.
+
+Every case must exercise what its name claims, or it would pass whatever jumpdet did:
+jwst flags jumps on it, it takes the detection path the table names, and its
+non-default parameters change the flags (each exception states its reason).
 """
 
 import numpy as np
@@ -11,9 +15,14 @@ from jwst.jump import JumpStep as JwstJumpStep
 from numpy.testing import assert_array_equal
 
 from conftest import make_ramp_model, make_references
-from jumpdet import JumpStep
+from jumpdet import JumpStep, detect_jumps
+from jumpdet.params import params_from_step
+from jumpdet.plan import all_do_not_use_groups, plan_detection
+from jumpdet.references.loading import load_references
 
-SAT, DNU = 2, 1
+pytestmark = pytest.mark.oracle
+
+SAT, DNU, JUMP_DET = 2, 1, 4
 
 
 def random_ramp_model(
@@ -71,19 +80,25 @@ def assert_same(expected, actual):
     assert actual.meta.exposure.extended_emission_events == expected.meta.exposure.extended_emission_events
 
 
+ITERATIVE, SINGLE_PASS, SIGMA_CLIP = "iterative", "single_pass", "sigma_clip"
 CASES = {
-    # name: (shape, model options, step parameters)
-    "iterative_3_groups": ((1, 3, 30, 31), {}, {}),
-    "iterative_4_groups": ((1, 4, 30, 31), {}, {}),
-    "iterative_several_ints": ((4, 5, 20, 21), {}, {}),
-    "iterative_10_groups_neighbours": ((1, 10, 40, 41), {}, {"min_jump_to_flag_neighbors": 4}),
-    "iterative_first_last_dnu": ((2, 10, 25, 26), {"dnu_first_last": True}, {}),
-    "iterative_nans": ((2, 8, 25, 26), {"nan_fraction": 0.01}, {}),
-    "iterative_nframes4": ((1, 6, 25, 26), {"nframes": 4}, {}),
-    "iterative_subarray": ((1, 7, 64, 72), {"subarray": ("SUB64", 33, 65)}, {}),
-    "single_pass_12_groups": ((1, 12, 30, 31), {}, {}),
-    "single_pass_100_groups": ((1, 100, 12, 13), {}, {}),
-    "single_pass_two_ints": ((2, 20, 20, 21), {"nan_fraction": 0.005}, {"min_jump_to_flag_neighbors": 5}),
+    # name: (shape, model options, step parameters, detection path)
+    "iterative_3_groups": ((1, 3, 30, 31), {}, {}, ITERATIVE),
+    "iterative_4_groups": ((1, 4, 30, 31), {}, {}, ITERATIVE),
+    "iterative_several_ints": ((4, 5, 20, 21), {}, {}, ITERATIVE),
+    "iterative_10_groups_neighbours": ((1, 10, 40, 41), {}, {"min_jump_to_flag_neighbors": 4}, ITERATIVE),
+    "iterative_first_last_dnu": ((2, 10, 25, 26), {"dnu_first_last": True}, {}, ITERATIVE),
+    "iterative_nans": ((2, 8, 25, 26), {"nan_fraction": 0.01}, {}, ITERATIVE),
+    "iterative_nframes4": ((1, 6, 25, 26), {"nframes": 4}, {}, ITERATIVE),
+    "iterative_subarray": ((1, 7, 64, 72), {"subarray": ("SUB64", 33, 65)}, {}, ITERATIVE),
+    "single_pass_12_groups": ((1, 12, 30, 31), {}, {}, SINGLE_PASS),
+    "single_pass_100_groups": ((1, 100, 12, 13), {}, {}, SINGLE_PASS),
+    "single_pass_two_ints": (
+        (2, 20, 20, 21),
+        {"nan_fraction": 0.005},
+        {"min_jump_to_flag_neighbors": 5},
+        SINGLE_PASS,
+    ),
     "after_jump": (
         (1, 20, 20, 21),
         {},
@@ -93,16 +108,23 @@ CASES = {
             "after_jump_flag_dn2": 500,
             "after_jump_flag_time2": 25,
         },
+        SINGLE_PASS,
     ),
-    "after_jump_iterative": ((3, 6, 20, 21), {}, {"after_jump_flag_dn1": 50, "after_jump_flag_time1": 6}),
-    "no_neighbours": ((1, 10, 20, 21), {}, {"flag_4_neighbors": False}),
+    "after_jump_iterative": (
+        (3, 6, 20, 21),
+        {},
+        {"after_jump_flag_dn1": 50, "after_jump_flag_time1": 6},
+        ITERATIVE,
+    ),
+    "no_neighbours": ((1, 10, 20, 21), {}, {"flag_4_neighbors": False}, ITERATIVE),
     # without neighbours (and with or without after-jump groups) the search keeps no medians
-    "no_neighbours_single_pass": ((1, 20, 20, 21), {}, {"flag_4_neighbors": False}),
-    "no_neighbours_long": ((101, 4, 5, 6), {}, {"flag_4_neighbors": False}),
+    "no_neighbours_single_pass": ((1, 20, 20, 21), {}, {"flag_4_neighbors": False}, SINGLE_PASS),
+    "no_neighbours_long": ((101, 4, 5, 6), {}, {"flag_4_neighbors": False}, SIGMA_CLIP),
     "after_jump_no_neighbours_long": (
         (101, 4, 5, 6),
         {"jump_fraction": 0.02},
         {"flag_4_neighbors": False, "after_jump_flag_dn1": 50, "after_jump_flag_time1": 6},
+        SIGMA_CLIP,
     ),
     "thresholds": (
         (1, 6, 20, 21),
@@ -112,30 +134,87 @@ CASES = {
             "three_group_rejection_threshold": 4.5,
             "four_group_rejection_threshold": 3.5,
         },
+        ITERATIVE,
     ),
-    "sigma_clip_ints": ((110, 5, 6, 7), {}, {}),
-    "sigma_clip_ints_nans": ((105, 4, 6, 7), {"nan_fraction": 0.01}, {"min_jump_to_flag_neighbors": 3}),
-    "sigma_clip_all_groups": ((25, 6, 6, 7), {}, {"only_use_ints": False}),
-    "sigma_clip_lower_minimum": ((30, 5, 6, 7), {}, {"minimum_sigclip_groups": 20}),
-    "many_jumps": ((1, 9, 20, 21), {"jump_fraction": 0.2}, {"min_jump_to_flag_neighbors": 2}),
+    "sigma_clip_ints": ((110, 5, 6, 7), {}, {}, SIGMA_CLIP),
+    "sigma_clip_ints_nans": (
+        (105, 4, 6, 7),
+        {"nan_fraction": 0.01},
+        {"min_jump_to_flag_neighbors": 3},
+        SIGMA_CLIP,
+    ),
+    "sigma_clip_all_groups": ((25, 6, 6, 7), {}, {"only_use_ints": False}, SIGMA_CLIP),
+    "sigma_clip_lower_minimum": ((30, 5, 6, 7), {}, {"minimum_sigclip_groups": 20}, SIGMA_CLIP),
+    "many_jumps": ((1, 9, 20, 21), {"jump_fraction": 0.2}, {"min_jump_to_flag_neighbors": 2}, ITERATIVE),
     # long ramps: post-processing selects medians pixel by pixel (above NETWORK_LIMIT), and
     # beyond ROW_NETWORK_LIMIT the search sorts column by column
-    "single_pass_300_groups": ((1, 300, 5, 6), {"nan_fraction": 0.01}, {"min_jump_to_flag_neighbors": 4}),
-    "single_pass_8200_groups": ((1, 8200, 2, 3), {}, {}),
+    "single_pass_300_groups": (
+        (1, 300, 5, 6),
+        {"nan_fraction": 0.01},
+        {"min_jump_to_flag_neighbors": 4},
+        SINGLE_PASS,
+    ),
+    "single_pass_8200_groups": ((1, 8200, 2, 3), {}, {}, SINGLE_PASS),
     # long ramps with many jumped pixels in a row: post-processing sorts them with the network
-    "sigma_clip_wide_rows": ((101, 4, 3, 40), {"jump_fraction": 0.02}, {"min_jump_to_flag_neighbors": 3}),
-    "single_pass_wide_rows": ((1, 300, 2, 40), {"jump_fraction": 0.01}, {"min_jump_to_flag_neighbors": 3}),
-    "iterative_pooled_over_many_ints": ((40, 8, 6, 7), {}, {"minimum_sigclip_groups": 1000}),
-    "sigma_clip_all_groups_long": ((101, 4, 5, 6), {}, {"only_use_ints": False}),
+    "sigma_clip_wide_rows": (
+        (101, 4, 3, 40),
+        {"jump_fraction": 0.02},
+        {"min_jump_to_flag_neighbors": 3},
+        SIGMA_CLIP,
+    ),
+    "single_pass_wide_rows": (
+        (1, 300, 2, 40),
+        {"jump_fraction": 0.01},
+        {"min_jump_to_flag_neighbors": 3},
+        SINGLE_PASS,
+    ),
+    # 40 integrations, fewer than minimum_sigclip_groups (100): the iterative search pools them
+    "iterative_pooled_over_many_ints": ((40, 8, 6, 7), {}, {}, ITERATIVE),
+    # 505 differences a pixel pooled (beyond the sorting networks); with 4 groups instead of 5
+    # pooling would change no flag on seed 1
+    "sigma_clip_all_groups_long": ((101, 5, 5, 6), {}, {"only_use_ints": False}, SIGMA_CLIP),
 }
+
+
+def core_flags(model, refs, **params):
+    """jumpdet's array core on the step's inputs: the GROUPDQ and the path it took."""
+    step = JumpStep(override_gain=refs[0], override_readnoise=refs[1], **params)
+    references = load_references(step, model)
+    exposure = model.meta.exposure
+    core = params_from_step(
+        step, group_time_s=exposure.group_time, nframes=exposure.nframes, gain=references.gain
+    )
+    result = detect_jumps(
+        model.data,
+        model.groupdq,
+        model.pixeldq,
+        gain=references.gain,
+        read_noise=references.read_noise,
+        params=core,
+    )
+    return result.groupdq, plan_detection(all_do_not_use_groups(model.groupdq), core).path
+
+
+def assert_case_is_not_vacuous(model, refs, expected, params, path):
+    """jwst flags new jumps, the case takes its path, and its parameters change the flags."""
+    new_jumps = (expected.groupdq & JUMP_DET) & ~(model.groupdq & JUMP_DET)
+    assert np.count_nonzero(new_jumps) > 0, "jwst flags no jump on this case"
+    default_flags, default_path = core_flags(model, refs)
+    case_flags, case_path = core_flags(model, refs, **params)
+    assert case_path == path
+    if params:
+        changed = default_path != case_path or np.any(default_flags != case_flags)
+        assert changed, f"the parameters {params} change nothing on this case"
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_same_flags_as_jwst(case, seed):
-    shape, options, params = CASES[case]
+    shape, options, params, path = CASES[case]
     model, refs = random_ramp_model(seed, shape, **options)
-    assert_same(*run_both(model, refs, **params))
+    expected, actual = run_both(model, refs, **params)
+    assert_same(expected, actual)
+    assert_case_is_not_vacuous(model, refs, expected, params, path)
 
 
 def test_read_times_change_nothing_in_jwst_or_jumpdet():

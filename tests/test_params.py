@@ -14,7 +14,7 @@ from jwst.jump import JumpStep as JwstJumpStep
 from numpy.testing import assert_array_equal
 
 import test_large_events_step as events
-from conftest import linear_ramps, make_ramp_model, make_references
+from conftest import JUMP_DET, linear_ramps, make_ramp_model, make_references
 from jumpdet import JumpParams, JumpStep
 from jumpdet.step import resolve_cores
 
@@ -22,8 +22,11 @@ SHOWERS, SNOWBALLS = events.SHOWERS, events.SNOWBALLS
 
 
 def call(step_class, shape=(1, 12, 32, 32), **params):
-    """Run a step on a small noise-free MIRI ramp (enough differences for a shower search)."""
-    model = make_ramp_model(linear_ramps(shape))
+    """Run a step on a small noise-free MIRI ramp (enough differences for a shower search)
+    with one 500 DN jump, so that equal flags mean something."""
+    data = linear_ramps(shape)
+    data[0, 3:, 10, 10] += 500.0
+    model = make_ramp_model(data)
     gain, readnoise = make_references(shape[2:])
     return step_class.call(model, override_gain=gain, override_readnoise=readnoise, **params)
 
@@ -184,4 +187,6 @@ def test_maximum_cores_zero_is_one_thread_where_jwst_divides_by_zero():
     with pytest.raises(ZeroDivisionError):
         call(JwstJumpStep, maximum_cores="0")
     assert resolve_cores("0") == 1
-    assert_array_equal(call(JumpStep, maximum_cores="0").groupdq, call(JwstJumpStep).groupdq)
+    flags = call(JumpStep, maximum_cores="0").groupdq
+    assert_array_equal(flags, call(JwstJumpStep).groupdq)
+    assert flags[0, 3, 10, 10] & JUMP_DET

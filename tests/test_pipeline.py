@@ -3,7 +3,6 @@
 import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 from stdatamodels.jwst.datamodels import ImageModel, RampModel
+from stpipe import Step
 
 from conftest import JUMP_DET
 from jumpdet import Detector1Pipeline, JumpStep
@@ -23,19 +23,28 @@ ONLY_JUMP_AND_RAMP_FIT = {
 }
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def simulation():
     return simulate_ramp(
         (1, 10, 32, 36), seed=11, flux_dn_per_s=20.0, jump_fraction=0.003, jump_amplitude_dn=(300.0, 3000.0)
     )
 
 
-@pytest.fixture
-def ramp_file(tmp_path, simulation):
-    path = tmp_path / "sim_refpix.fits"
+@pytest.fixture(scope="module")
+def ramp_file(tmp_path_factory, simulation):
+    path = tmp_path_factory.mktemp("ramp") / "sim_refpix.fits"
     with to_ramp_model(simulation, subarray=("SUB64", 1, 1), filename=path.name) as model:
         model.save(path)
     return path
+
+
+@pytest.fixture(scope="module")
+def pipeline_outputs(ramp_file, tmp_path_factory):
+    """calwebb_detector1 (jump and ramp_fit only) on the file, saving every product."""
+    output_dir = tmp_path_factory.mktemp("detector1")
+    steps = {**ONLY_JUMP_AND_RAMP_FIT, "jump": {"save_results": True}}
+    Detector1Pipeline.call(str(ramp_file), steps=steps, save_results=True, output_dir=str(output_dir))
+    return output_dir
 
 
 def test_detector1_pipeline_uses_jumpdet_for_jump():
@@ -46,44 +55,47 @@ def test_detector1_pipeline_uses_jumpdet_for_jump():
     assert others == {k: v for k, v in Jwst.step_defs.items() if k != "jump"}
 
 
-def test_pipeline_offline_gives_rate_products_with_the_standalone_flags(ramp_file, tmp_path):
-    steps = {**ONLY_JUMP_AND_RAMP_FIT, "jump": {"save_results": True}}
-    Detector1Pipeline.call(str(ramp_file), steps=steps, save_results=True, output_dir=str(tmp_path))
-    assert (tmp_path / "sim_rate.fits").exists() and (tmp_path / "sim_rateints.fits").exists()
+def test_pipeline_offline_gives_rate_products_with_the_standalone_flags(ramp_file, pipeline_outputs):
+    assert (pipeline_outputs / "sim_rate.fits").exists() and (pipeline_outputs / "sim_rateints.fits").exists()
     standalone = JumpStep.call(str(ramp_file))
-    with RampModel(tmp_path / "sim_jump.fits") as in_pipeline:
+    with RampModel(pipeline_outputs / "sim_jump.fits") as in_pipeline:
         assert_array_equal(in_pipeline.groupdq, standalone.groupdq)
         assert in_pipeline.meta.cal_step.jump == "COMPLETE"
     assert np.count_nonzero(standalone.groupdq & JUMP_DET) > 0
 
 
-def test_ramp_fit_splits_segments_at_the_flagged_jumps(ramp_file, simulation):
-    with_jump = Detector1Pipeline.call(str(ramp_file), steps=ONLY_JUMP_AND_RAMP_FIT)
+def test_ramp_fit_splits_segments_at_the_flagged_jumps(ramp_file, simulation, pipeline_outputs):
     without = Detector1Pipeline.call(str(ramp_file), steps={**ONLY_JUMP_AND_RAMP_FIT, "jump": {"skip": True}})
     jumped = simulation.jump_mask().any(axis=(0, 1))
     assert jumped.sum() > 5
-    # a jump raises the naive slope; split at the jump the rate falls back to the sky rate
-    assert np.median(without.data[jumped]) > 1.5 * np.median(with_jump.data[jumped])
-    assert abs(np.median(with_jump.data[jumped]) - np.median(with_jump.data[~jumped])) < 1.0
+    with ImageModel(pipeline_outputs / "sim_rate.fits") as with_jump:
+        # a jump raises the naive slope; split at the jump the rate falls back to the sky rate
+        assert np.median(without.data[jumped]) > 1.5 * np.median(with_jump.data[jumped])
+        assert abs(np.median(with_jump.data[jumped]) - np.median(with_jump.data[~jumped])) < 1.0
 
 
-def test_strun_pipeline_and_packaged_cfg(ramp_file, tmp_path):
+def test_strun_names_resolve_to_the_pipeline():
+    """``strun jumpdet.Detector1Pipeline`` and ``strun jumpdet_detector1`` name this class."""
+    from stpipe.utilities import import_class, resolve_step_class_alias
+
+    for name in ("jumpdet.Detector1Pipeline", "jumpdet_detector1"):
+        assert import_class(resolve_step_class_alias(name)) is Detector1Pipeline
+
+
+def test_strun_pipeline_with_packaged_cfg(ramp_file, tmp_path, monkeypatch):
+    """What ``strun cfgs/calwebb_detector1.cfg`` runs (``Step.from_cmdline``), in this interpreter;
+    the console script itself is tested in test_cli."""
     from jumpdet.cli import collect_cfgs
 
-    skips = [f"--steps.{name}.skip=true" for name in ONLY_JUMP_AND_RAMP_FIT]
     (cfg,) = [p for p in collect_cfgs(tmp_path / "cfgs") if p.name == "calwebb_detector1.cfg"]
-    for target in ("jumpdet.Detector1Pipeline", "jumpdet_detector1", str(cfg)):
-        out = subprocess.run(
-            [STRUN, target, str(ramp_file), *skips, "--steps.jump.rejection_threshold=5"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert out.returncode == 0, out.stderr[-3000:]
-        with ImageModel(tmp_path / "sim_rate.fits") as rate:
-            assert rate.meta.cal_step.jump == "COMPLETE" and rate.meta.cal_step.ramp_fit == "COMPLETE"
-        (tmp_path / "sim_rate.fits").unlink()
+    skips = [f"--steps.{name}.skip=true" for name in ONLY_JUMP_AND_RAMP_FIT]
+    monkeypatch.chdir(tmp_path)
+    pipeline = Step.from_cmdline(
+        [str(cfg), str(ramp_file), *skips, "--steps.jump.rejection_threshold=5", f"--output_dir={tmp_path}"]
+    )
+    assert isinstance(pipeline, Detector1Pipeline) and pipeline.jump.rejection_threshold == 5
+    with ImageModel(tmp_path / "sim_rate.fits") as rate:
+        assert rate.meta.cal_step.jump == "COMPLETE" and rate.meta.cal_step.ramp_fit == "COMPLETE"
 
 
 def python_examples(text):

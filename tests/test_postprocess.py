@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
+from conftest import examples
 from jumpdet.params import JumpParams
 from jumpdet.postprocess import (
     _INSIDE,
@@ -19,7 +20,7 @@ from jumpdet.twopoint import find_jumps_in_tile, sigma_from_median
 finite = st.floats(-1e5, 1e5, allow_nan=False, width=32).map(float)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500))
 @given(
     d=finite,
     ends=st.lists(finite, min_size=2, max_size=2).map(sorted),
@@ -57,7 +58,7 @@ def postprocessed(data, gdq, gain, read_noise, params, with_brackets):
     return gdq
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20))
 @given(seed=st.integers(0, 2**16), low=st.sampled_from([2.0, 3.0, 5.0, 10.0]))
 def test_brackets_change_no_flag(seed, low):
     rng = np.random.default_rng(seed)

@@ -18,6 +18,7 @@ from stcal.jump import jump as stcal_jump
 from stcal.jump.jump_class import JumpData
 from stdatamodels.jwst.datamodels import dqflags
 
+from conftest import examples
 from jumpdet.flags import DO_NOT_USE, JUMP_DET, NO_GAIN_VALUE, REFERENCE_PIXEL, SATURATED
 from jumpdet.large_events import showers
 from jumpdet.large_events._overlap_add import OverlapAddConvolution, _optimal_block
@@ -217,7 +218,7 @@ def passing_regions(mask, min_area):
     return keep[table.labels]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40))
 @given(st.integers(0, 2**32 - 1), st.floats(0.0, 0.6), st.sampled_from([(1, 2.6), (1.5, 3.0), (0.5, 2.0)]))
 def test_ring_smoothing_finds_the_regions_jwst_finds(seed, offset, radii):
     rng = np.random.default_rng(seed)
@@ -242,7 +243,7 @@ def test_ring_smoothing_with_unequal_weights_is_jwst_convolution():
     assert_array_equal(RingSmoother(kernel).emission(ratio.copy(), 1.2, 30), expected)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60))
 @given(st.integers(0, 2**32 - 1), st.sampled_from([1, 2, 7, 38, 39, 600, 601]), st.floats(0.0, 1.0))
 def test_median_equals_numpy_nanmedian(seed, length, nan_fraction):
     rng = np.random.default_rng(seed)
@@ -387,7 +388,7 @@ def test_clipped_stats_are_astropy_sigma_clipped_stats(nints):
     assert_array_equal(std, expected_std)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100))
 @given(seed=st.integers(0, 2**16), n=st.sampled_from([1, 2, 5, 100, 601]))
 def test_medians_of_the_kept_run_of_sorted_values_are_numpy_nanmedian(seed, n):
     from jumpdet.large_events.snr_planes import _medians_within

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_allclose, assert_array_equal
 
+from conftest import examples
 from jumpdet._stats.medians import ROW_NETWORK_LIMIT, sorting_network
 from jumpdet._stats.sigma_clip import (
     MAXITERS,
@@ -69,7 +70,7 @@ any_float32 = st.floats(-1e6, 1e6, width=32)
 elements = st.one_of(any_float32, small_integers, special)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400))
 @given(
     arrays(np.float32, st.tuples(st.integers(1, 40), st.integers(1, 6)), elements=elements),
     st.sampled_from(SIGMAS),
@@ -105,7 +106,7 @@ def random_sets(seed, n, kind, ncols=40):
     return values.astype(np.float32)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150))
 @given(
     st.integers(0, 2**32 - 1),
     st.one_of(st.integers(1, 300), st.integers(1000, 1100)),
@@ -135,7 +136,7 @@ def sigma_putting_a_value_on_a_bound(column, upper_side):
     return high if distance(high) == 0 else None
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200))
 @given(st.integers(0, 2**32 - 1), st.integers(3, 300), st.booleans(), st.sampled_from([1, 40]))
 def test_same_values_found_where_rounding_decides(seed, n, upper_side, ncols):
     """With a value exactly on astropy's bound, summing in another order moves the bound across it

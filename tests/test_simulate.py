@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
+from conftest import examples
 from jumpdet.flags import DO_NOT_USE, REFERENCE_PIXEL, SATURATED
 from jumpdet.simulate import ramps as simulate
 from jumpdet.simulate.ramps import InjectedJump, SyntheticRamp, jump_significance_sigma, simulate_ramp
@@ -70,7 +71,7 @@ def test_negative_jumps_step_down():
     assert all(-5000.0 <= j.amplitude_dn <= -50.0 for j in sim.jumps)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20))
 @given(
     nints=st.integers(1, 2),
     ngroups=st.integers(2, 6),

@@ -19,6 +19,7 @@ from stcal.jump import jump as stcal_jump
 from stcal.jump.jump_class import JumpData
 from stdatamodels.jwst.datamodels import dqflags
 
+from conftest import examples
 from jumpdet.flags import DO_NOT_USE, JUMP_DET, SATURATED
 from jumpdet.large_events._ellipses import draw_window, region_ellipses
 from jumpdet.large_events._regions import filled_area_passes, find_regions, flagged_pixels
@@ -223,7 +224,7 @@ def flag_cubes(draw):
     return gdq, draw(st.booleans())
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), suppress_health_check=[HealthCheck.too_slow])
 @given(flag_cubes())
 def test_matches_stcal_and_only_adds_jump_or_assigns_saturation(case):
     gdq, waive = case
@@ -242,7 +243,7 @@ def test_matches_stcal_and_only_adds_jump_or_assigns_saturation(case):
     assert not np.any((out[0] & JUMP_DET) & (out[0] & SATURATED))  # no jump drawn on saturation
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50))
 @given(st.integers(0, 2**32 - 1), st.floats(0.002, 0.6))
 def test_regions_and_ellipses_match_skimage(seed, density):
     # sparse masks (under 1/32 set) take the graph path, dense ones skimage's labelling
@@ -260,7 +261,7 @@ def test_regions_and_ellipses_match_skimage(seed, density):
         assert ellipses.angle[k] == np.degrees(region.orientation)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40))
 @given(st.integers(0, 2**32 - 1), st.floats(0.01, 0.7))
 def test_region_crops_and_filled_areas_match_skimage_and_scipy(seed, density):
     rng = np.random.default_rng(seed)
@@ -283,7 +284,7 @@ def test_flagged_pixels_tests_the_bit_and_the_group_before():
     assert_array_equal(flagged_pixels(now, SATURATED, before), expected)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200))
 @given(
     st.one_of(st.floats(-5, 70), st.integers(-5, 70).map(lambda n: n + 0.5)),  # .5: half to even
     st.one_of(st.floats(-5, 60), st.integers(-5, 60).map(lambda n: n + 0.5)),

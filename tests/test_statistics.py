@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_array_equal
 
+from conftest import examples
 from jumpdet._stats.medians import (
     NETWORK_LIMIT,
     clipped_median_of_sorted,
@@ -43,7 +44,7 @@ def jwst_clipped_median(values: np.ndarray) -> float:
     return np.median(usable) if usable.size else np.nan
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300))
 @given(arrays(np.float32, st.integers(1, 80), elements=float32_or_nan))
 def test_median_equals_numpy_nanmedian(values):
     expected = np.nanmedian(values.astype(np.float64)) if np.isfinite(values).any() else np.nan
@@ -51,7 +52,7 @@ def test_median_equals_numpy_nanmedian(values):
     assert_array_equal(median(scratch, copy_usable(values, scratch)), expected)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300))
 @given(arrays(np.float32, st.integers(1, 40), elements=st.one_of(float32_or_nan, tie_prone)))
 def test_clipped_median_equals_jwst_definition(values):
     scratch = np.empty_like(values)
@@ -68,7 +69,7 @@ def astropy_bounds(values: np.ndarray, sigma: float):
     return lower[0], upper[0]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400))
 @given(
     arrays(np.float64, st.integers(1, 150), elements=st.one_of(float32_or_nan, tie_prone)),
     st.sampled_from([1.0, 2.0, 3.0, 4.0]),
@@ -122,7 +123,7 @@ long_values = st.one_of(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200))
 @given(long_values)
 def test_usable_median_of_long_ramps_equals_numpy_nanmedian_and_keeps_the_input(values):
     from jumpdet._stats.medians import usable_median
@@ -133,7 +134,7 @@ def test_usable_median_of_long_ramps_equals_numpy_nanmedian_and_keeps_the_input(
     assert_array_equal(values, original)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200))
 @given(
     st.one_of(
         arrays(np.float32, st.integers(1, 40), elements=st.one_of(float32_or_nan, tie_prone)),
@@ -164,7 +165,7 @@ long_columns = st.integers(1, 6).flatmap(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200))
 @given(long_columns)
 def test_a_proven_median_bracket_holds_the_nanmedian_and_a_bracket_of_one_value_is_it(values):
     from jumpdet._stats.medians import MEDIAN_SAMPLE, column_median_brackets
@@ -193,7 +194,7 @@ def test_median_brackets_are_proven_and_narrow_on_noisy_ramps():
     assert np.median(upper - lower) < 10
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200))
 @given(
     st.integers(1, 120).flatmap(
         lambda n: arrays(np.float32, (n, 5), elements=st.one_of(st.floats(-1e3, 1e3, width=32), tie_prone))
