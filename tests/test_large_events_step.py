@@ -29,6 +29,8 @@ from jumpdet import JumpParams, JumpStep, detect_jumps
 from jumpdet.params import params_from_step
 from jumpdet.simulate.events import shower_ramp, snowball_ramp
 
+pytestmark = pytest.mark.oracle
+
 SAT, JUMP_DET = dqflags.group["SATURATED"], dqflags.group["JUMP_DET"]
 DROPOUT, PERSISTENCE = dqflags.group["DROPOUT"], dqflags.group["PERSISTENCE"]
 DO_NOT_USE = dqflags.group["DO_NOT_USE"]

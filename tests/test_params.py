@@ -18,6 +18,8 @@ from conftest import JUMP_DET, linear_ramps, make_ramp_model, make_references
 from jumpdet import JumpParams, JumpStep
 from jumpdet.step import resolve_cores
 
+pytestmark = pytest.mark.oracle
+
 SHOWERS, SNOWBALLS = events.SHOWERS, events.SNOWBALLS
 
 

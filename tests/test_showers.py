@@ -90,6 +90,7 @@ def faint_shower(*, ngroups=30, group=10, amplitude_dn=20.0, radius=20.0, shape=
     return data, gdq, np.zeros(shape, np.uint32), ones, 5 * ones
 
 
+@pytest.mark.oracle
 def test_faint_disk_around_a_hit_is_flagged_for_the_following_groups():
     data, gdq, pdq, gain, rn = faint_shower()
     out, count = ours(data, gdq, pdq, gain, rn)
@@ -109,6 +110,7 @@ def test_too_few_differences_skips_the_search(ngroups, expected):
     assert np.array_equal(out, gdq) == (expected == 0)
 
 
+@pytest.mark.oracle
 def test_flags_that_change_the_rate_too_much_are_reverted_but_counted():
     data, gdq, pdq, gain, rn = faint_shower()
     params = SHOWERS.replace(max_shower_amplitude_e_per_group=0.1)
@@ -121,6 +123,7 @@ def test_flags_that_change_the_rate_too_much_are_reverted_but_counted():
     assert_array_equal(out, stcal_showers(data, gdq, pdq, gain, rn, params)[0])
 
 
+@pytest.mark.oracle
 def test_reference_pixels_and_saturated_pixels_are_not_flagged():
     data, gdq, pdq, gain, rn = faint_shower()
     pdq[:, 40:42] = REFERENCE_PIXEL
@@ -185,7 +188,16 @@ def _random_case(seed):
     return ramp, gdq, pdq, gain, params
 
 
-@pytest.mark.parametrize("seed", range(16))
+# Seeds 3 and 12 of range(16) are left out: stcal finds no shower on them, so they would pass
+# whatever jumpdet flagged; the other seeds cover their paths (seed % 5 == 3: data not blanked,
+# seed % 4 == 0: sigma clipping).
+SHOWER_SEEDS = [seed for seed in range(16) if seed not in (3, 12)]
+# seeds on which stcal counts no shower, and why the case is still worth running
+NO_SHOWER = {11: "fewer than 10 usable differences: the search is skipped, here as in stcal"}
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("seed", SHOWER_SEEDS)
 def test_identical_to_stcal_on_synthetic_showers(seed, monkeypatch):
     ramp, gdq, pdq, gain, params = _random_case(seed)
     if seed % 2:  # the rate-change test of flagged pixels, a few pixels at a time
@@ -196,8 +208,10 @@ def test_identical_to_stcal_on_synthetic_showers(seed, monkeypatch):
     out, count = ours(data, gdq, pdq, gain, ramp.read_noise, params, input_gdq, max_workers=1 + seed % 2)
     assert count == expected_count
     assert_array_equal(out, expected)
+    assert expected_count > 0 or seed in NO_SHOWER  # else the case checks nothing
 
 
+@pytest.mark.oracle
 def test_identical_to_stcal_on_a_shower_rich_full_width_ramp():
     ramp = shower_ramp(nints=1, ngroups=20, shape=(256, 1032), n_showers=12, seed=7)
     expected, expected_count = stcal_showers(
@@ -218,6 +232,7 @@ def passing_regions(mask, min_area):
     return keep[table.labels]
 
 
+@pytest.mark.oracle
 @settings(max_examples=examples(40))
 @given(st.integers(0, 2**32 - 1), st.floats(0.0, 0.6), st.sampled_from([(1, 2.6), (1.5, 3.0), (0.5, 2.0)]))
 def test_ring_smoothing_finds_the_regions_jwst_finds(seed, offset, radii):
@@ -234,6 +249,7 @@ def test_ring_smoothing_finds_the_regions_jwst_finds(seed, offset, radii):
         assert_array_equal(passing_regions(emission, 30), expected)
 
 
+@pytest.mark.oracle
 def test_ring_smoothing_with_unequal_weights_is_jwst_convolution():
     rng = np.random.default_rng(3)
     ratio = (np.abs(rng.normal(size=(60, 64))) + 0.4).astype(np.float32)
@@ -266,6 +282,7 @@ class _nothing:
         return False
 
 
+@pytest.mark.oracle
 def test_ring_smoothing_decides_values_at_the_threshold_as_jwst_does():
     # a flat patch smooths to the threshold itself: those decisions are left to jwst's normalisation
     rng = np.random.default_rng(5)
@@ -330,6 +347,7 @@ def test_median_and_sigma_are_jwst_statistics(nints, ngroups):
     assert_array_equal(sigma, np.sqrt(np.abs(expected) + (read_noise * gain) ** 2 / 4))
 
 
+@pytest.mark.oracle
 def test_ring_smoothing_of_signed_values_is_jwst_convolution():
     rng = np.random.default_rng(8)
     ratio = (rng.normal(size=(64, 70)) + 1.0).astype(np.float32)  # negatives defeat the bound
@@ -341,6 +359,7 @@ def test_ring_smoothing_of_signed_values_is_jwst_convolution():
         RingSmoother(kernel).emission(ratio.astype(np.float64), 1.2, 30)
 
 
+@pytest.mark.oracle
 @pytest.mark.parametrize(("shape", "radii"), [((8, 40), (1, 2.6)), ((30, 30), (10, 8)), ((12, 7), (1, 2.6))])
 def test_ring_wider_than_the_frame_is_smoothed_as_jwst_does(shape, radii):
     rng = np.random.default_rng(5)
@@ -352,6 +371,7 @@ def test_ring_wider_than_the_frame_is_smoothed_as_jwst_does(shape, radii):
     assert_array_equal(RingSmoother(kernel).emission(ratio.copy(), 1.2, 5), expected)
 
 
+@pytest.mark.oracle
 def test_shower_search_on_a_frame_smaller_than_the_ring_equals_stcal():
     data, gdq, pdq, gain, read_noise = faint_shower(shape=(8, 60), radius=3.0)
     params = SHOWERS.replace(extend_min_area=5)
