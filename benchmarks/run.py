@@ -289,21 +289,26 @@ def compare(name: str, workdir: Path, cores: str = "1", timeout: float | None = 
     return row
 
 
+def _cell(key: str, spec: str, suffix: str = ""):
+    """A column's formatter: the row's ``key`` in format ``spec``, then ``suffix``."""
+    return lambda row: f"{row[key]:{spec}}{suffix}"
+
+
 COLUMNS = (
-    # (heading, width, format of the row's value)
-    ("jwst 1st", 8, lambda r: f"{r['jwst_first_s']:.2f}"),
-    ("ours 1st", 8, lambda r: f"{r['jumpdet_first_s']:.2f}"),
-    ("speed 1st", 9, lambda r: f"{r['first_speedup']:.1f}x"),
-    ("jwst s", 7, lambda r: f"{r['jwst_steady_s']:.2f}"),
-    ("ours s", 7, lambda r: f"{r['jumpdet_steady_s']:.2f}"),
-    ("speed", 6, lambda r: f"{r['steady_speedup']:.1f}x"),
-    ("process", 7, lambda r: f"{r['process_speedup']:.1f}x"),
-    ("fixed", 5, lambda r: f"{r['framework_s']:.2f}"),
-    ("jwst MB", 7, lambda r: f"{r['jwst_peak_mb']:.0f}"),
-    ("ours MB", 7, lambda r: f"{r['jumpdet_peak_mb']:.0f}"),
-    ("jwst>cp", 7, lambda r: f"{r['jwst_beyond_copy_x_input']:.2f}x"),
-    ("ours>cp", 7, lambda r: f"{r['jumpdet_beyond_copy_x_input']:.2f}x"),
-    ("same", 4, lambda r: "yes" if r["identical_groupdq"] else "NO"),
+    # (heading, width, formatter of the row's value)
+    ("jwst 1st", 8, _cell("jwst_first_s", ".2f")),
+    ("ours 1st", 8, _cell("jumpdet_first_s", ".2f")),
+    ("speed 1st", 9, _cell("first_speedup", ".1f", "x")),
+    ("jwst s", 7, _cell("jwst_steady_s", ".2f")),
+    ("ours s", 7, _cell("jumpdet_steady_s", ".2f")),
+    ("speed", 6, _cell("steady_speedup", ".1f", "x")),
+    ("process", 7, _cell("process_speedup", ".1f", "x")),
+    ("fixed", 5, _cell("framework_s", ".2f")),
+    ("jwst MB", 7, _cell("jwst_peak_mb", ".0f")),
+    ("ours MB", 7, _cell("jumpdet_peak_mb", ".0f")),
+    ("jwst>cp", 7, _cell("jwst_beyond_copy_x_input", ".2f", "x")),
+    ("ours>cp", 7, _cell("jumpdet_beyond_copy_x_input", ".2f", "x")),
+    ("same", 4, lambda row: "yes" if row["identical_groupdq"] else "NO"),
 )
 
 
