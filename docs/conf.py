@@ -38,7 +38,8 @@ autosummary_imported_members = False
 autosummary_ignore_module_all = False  # a package page lists its __all__
 autodoc_member_order = "bysource"
 autodoc_typehints = "none"  # types are in the numpydoc text, with shapes and units
-autodoc_default_options = {"show-inheritance": True}
+# a step's ``spec`` (configobj text) is its arguments page, in prose: step/arguments.rst
+autodoc_default_options = {"show-inheritance": True, "exclude-members": "spec"}
 # numpydoc sections; types stay text ("(nints, ngroups) float ndarray, DN"), not links
 numpydoc_show_class_members = False
 numpydoc_xref_param_type = False
