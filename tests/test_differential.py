@@ -196,8 +196,8 @@ def assert_case_is_not_vacuous(model, refs, expected, params, path):
     assert detection_path(model, refs, **params) == path
     if params:  # jumpdet's flags equal jwst's, so jumpdet's defaults stand for jwst's
         defaults = JumpStep.call(model, override_gain=refs[0], override_readnoise=refs[1])
-        changed = np.any(defaults.groupdq != expected.groupdq)
-        assert changed, f"the parameters {params} change nothing on this case"
+        changed = detection_path(model, refs) != path or np.any(defaults.groupdq != expected.groupdq)
+        assert changed, f"the parameters {params} change neither the path nor the flags on this case"
 
 
 @pytest.mark.parametrize("seed", [0, 1])

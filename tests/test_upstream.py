@@ -19,6 +19,12 @@ UPSTREAM = Path(jwst.jump.tests.__file__).with_name("test_jump_step.py")
 # offline test cache does not hold; its JumpStep part checks a debug message of
 # jwst's about read times, which stcal 1.20's detection does not use.
 NEEDS_CRDS_REFPIX = "test_uneven_sampling"
+FREEZE_AFTER_COLLECTION = """import gc
+
+
+def pytest_collection_finish(session):
+    gc.freeze()
+"""
 
 
 @pytest.mark.oracle
@@ -29,6 +35,9 @@ def test_jwst_jump_step_tests_pass_against_jumpdet(tmp_path):
     assert patched != source, "jwst's test no longer imports JumpStep as expected"
     test_file = tmp_path / "test_upstream_jump_step.py"
     test_file.write_text(patched)
+    # as in this suite's conftest: import-time objects out of the sight of the
+    # gc.collect() stpipe runs after every step call (jwst's file makes some 45 calls)
+    (tmp_path / "conftest.py").write_text(FREEZE_AFTER_COLLECTION)
     report = tmp_path / "report.xml"
     run = subprocess.run(
         [
