@@ -200,6 +200,7 @@ def resolved(default_cache):
 @pytest.mark.parametrize(
     ("case", "instrument"), [("miri_full", "miri"), ("miri_sub256", "miri"), ("nircam_full", "nircam")]
 )
+@pytest.mark.slow
 def test_getreferences_returns_our_files_for_any_subarray(resolved, default_cache, case, instrument):
     refs, _ = resolved
     for reftype in ("gain", "readnoise"):
@@ -207,16 +208,19 @@ def test_getreferences_returns_our_files_for_any_subarray(resolved, default_cach
         assert Path(refs[case][reftype]) == expected
 
 
+@pytest.mark.slow
 def test_getreferences_opens_no_socket(resolved):
     _, network_attempts = resolved
     assert network_attempts == []
 
 
+@pytest.mark.slow
 def test_undeclared_data_reftype_fails_loudly(resolved):
     refs, _ = resolved
     assert "Unknown reference type 'mask'" in refs["mask"]
 
 
+@pytest.mark.slow
 def test_tripwire_would_notice_a_real_server_url(miri_cache):
     body = """
     import crds
@@ -227,6 +231,7 @@ def test_tripwire_would_notice_a_real_server_url(miri_cache):
     assert network_attempts, "the tripwire must see crds try a real server"
 
 
+@pytest.mark.slow
 def test_context_loads_with_checksums_enforced_and_rejects_tampering(miri_cache):
     body = f"""
     import crds
@@ -248,6 +253,7 @@ def test_context_loads_with_checksums_enforced_and_rejects_tampering(miri_cache)
     assert "sha1sum mismatch" in result["tampered"]
 
 
+@pytest.mark.slow
 def test_stpipe_step_parameter_lookup_is_na_without_errors(miri_cache):
     body = """
     import logging
@@ -283,6 +289,7 @@ def test_stpipe_step_parameter_lookup_is_na_without_errors(miri_cache):
     assert network_attempts == []
 
 
+@pytest.mark.slow
 def test_cache_still_works_after_being_moved(miri_cache, tmp_path):
     moved = shutil.move(miri_cache, tmp_path / "elsewhere" / "Moved_Cache")
     body = """

@@ -151,6 +151,7 @@ def test_flag_names_match_stdatamodels():
     assert plotting.groupdq_flag_names(0) == []
 
 
+@pytest.mark.slow
 def test_package_imports_without_matplotlib():
     blocker = (
         "import sys\n"

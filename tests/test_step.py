@@ -194,6 +194,7 @@ NO_CACHE_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_without_crds_a_clear_error_and_overrides_still_work(tmp_path):
     helper = tmp_path / "conftest_free.py"
     helper.write_text(
