@@ -17,7 +17,7 @@ from jumpdet import __version__
 
 project = "jumpdet"
 author = "jumpdet developers"
-copyright = "jumpdet developers"  # noqa: A001
+copyright = "jumpdet developers"
 release = __version__
 version = ".".join(__version__.split(".")[:2])
 
