@@ -165,6 +165,7 @@ DAMAGED_RUN = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_a_damaged_cache_names_the_cache_and_the_repair(tmp_path, ramp_file):
     root = build_cache(tmp_path / "cache", detectors=("MIRIMAGE",))
     (root / "references/jwst/miri/jwst_miri_gain_9000.fits").unlink()
@@ -183,6 +184,7 @@ def test_a_damaged_cache_names_the_cache_and_the_repair(tmp_path, ramp_file):
     ) in out.stdout
 
 
+@pytest.mark.slow
 def test_strun_ends_a_bad_input_with_one_line_and_no_traceback(tmp_path, ramp_file, refs):
     import shutil
 

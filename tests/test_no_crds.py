@@ -16,6 +16,8 @@ from conftest import JUMP_DET, environment_without_crds, linear_ramps, make_ramp
 from jumpdet import Detector1Pipeline
 from jumpdet.cli import collect_cfgs
 
+pytestmark = pytest.mark.slow  # every test here runs strun in a fresh interpreter
+
 STRUN = shutil.which("strun", path=os.path.dirname(sys.executable)) or "strun"
 
 

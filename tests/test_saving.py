@@ -60,6 +60,7 @@ def _kill_writer_after(folder: Path, target: Path, delay_s: float) -> None:
     assert writer.returncode == -signal.SIGKILL
 
 
+@pytest.mark.slow
 def test_a_run_killed_while_writing_leaves_the_previous_or_the_complete_product(tmp_path):
     target = tmp_path / "big_jumpstep.fits"
     _previous_product(target)
