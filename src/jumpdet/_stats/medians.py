@@ -20,7 +20,8 @@ ramps) and insertion sort (for short ones) give identical medians.
 from functools import lru_cache
 
 import numpy as np
-from numba import njit
+
+from ..compilation import kernel
 
 __all__ = [
     "MEDIAN_SAMPLE",
@@ -51,7 +52,7 @@ NETWORK_LIMIT = 256
 ROW_NETWORK_LIMIT = 8192
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def copy_usable(values, out):
     """Copy the non-NaN entries of ``values`` to the front of ``out``; return their count."""
     n = 0
@@ -62,7 +63,7 @@ def copy_usable(values, out):
     return n
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def kth_smallest(a, n, k):
     """The ``k``-th smallest (0-based) of ``a[:n]``; partially reorders ``a``.
 
@@ -91,7 +92,7 @@ def kth_smallest(a, n, k):
     return a[k]
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def median(a, n):
     """NaN-free median of ``a[:n]`` in float64 (NaN when ``n`` is 0); reorders ``a``."""
     if n == 0:
@@ -99,10 +100,11 @@ def median(a, n):
     return _middle_by_selection(a, n, n // 2, n % 2 == 1)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _middle_by_selection(a, n, upper, odd):
-    """The value of rank ``upper`` of ``a[:n]`` (``odd``), or the float64 mean of ranks
-    ``upper - 1`` and ``upper`` (as ``np.median`` takes them); reorders ``a``.
+    """The value of rank ``upper`` of ``a[:n]`` (``odd``), or the mean of ranks ``upper - 1`` and ``upper``.
+
+    The mean is float64, taken as ``np.median`` takes it; ``a`` is reordered.
 
     Selection leaves every value below position ``upper`` no larger than the
     one there, so rank ``upper - 1`` is their maximum: a scan, not a second
@@ -125,7 +127,7 @@ _BRACKET = 10  # sample ranks either side of the sample's middle
 _BRACKET_MIN_VALUES = 256
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def usable_median(values, scratch):
     """Median of the non-NaN entries of ``values`` in float64, NaN if there are none.
 
@@ -156,7 +158,7 @@ def usable_median(values, scratch):
     return _middle_by_selection(scratch, kept, upper_rank, n % 2 == 1)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def column_median_brackets(values, sample_pairs, lower, upper):
     """Brackets of the median of each column of ``values``, all columns at once.
 
@@ -209,7 +211,7 @@ def column_median_brackets(values, sample_pairs, lower, upper):
     return proven
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def insertion_sort(a, n):
     """Sort ``a[:n]`` ascending in place (the fastest sort for a handful of values)."""
     for i in range(1, n):
@@ -221,7 +223,7 @@ def insertion_sort(a, n):
         a[j + 1] = v
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def clipped_median_of_sorted(s, n):
     """jwst's robust median of the iterative search, from ``n`` values sorted ascending.
 
@@ -245,7 +247,7 @@ def clipped_median_of_sorted(s, n):
 _INSERTION_SORT_LIMIT = 32
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def clipped_median_of_usable(values, scratch):
     """:func:`clipped_median_of_sorted` of the non-NaN ``values``, unsorted; also their count.
 
@@ -275,7 +277,7 @@ def clipped_median_of_usable(values, scratch):
     return _middle_by_selection(scratch, n, kept // 2, kept % 2 == 1), n
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def median_of_sorted(s, n):
     """Median of the first ``n`` of ``s`` sorted ascending, float64 (NaN when ``n`` is 0)."""
     if n == 0:
@@ -336,7 +338,7 @@ def median_network(n: int) -> np.ndarray:
     return np.array(kept[::-1], dtype=np.int64).reshape(-1, 2)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def sort_usable_columns(values, out, count, pairs):
     """Sort every column of ``values`` into ``out`` with NaNs last; count the usable ones.
 
@@ -356,7 +358,7 @@ def sort_usable_columns(values, out, count, pairs):
     _sort_copied_columns(out, pairs)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def order_columns_for_medians(values, out, count, pairs, median_pairs):
     """:func:`sort_usable_columns`, or less where only the medians of full columns are needed.
 
@@ -374,7 +376,7 @@ def order_columns_for_medians(values, out, count, pairs, median_pairs):
     _sort_copied_columns(out, median_pairs if full and median_pairs.shape[0] else pairs)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _copy_usable_columns(values, out, count):
     n, ncols = values.shape
     count[:] = 0
@@ -386,7 +388,7 @@ def _copy_usable_columns(values, out, count):
             count[c] += usable
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _sort_copied_columns(out, pairs):
     if out.shape[0] > 1 and pairs.shape[0] == 0:
         for c in range(out.shape[1]):
@@ -395,7 +397,7 @@ def _sort_copied_columns(out, pairs):
     sort_columns(out, pairs)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def sort_columns(out, pairs):
     """Sort every column of ``out`` in place with the sorting network ``pairs`` (no NaN)."""
     for m in range(pairs.shape[0]):

@@ -23,8 +23,8 @@ bound), it falls back to :func:`clip_bounds` for that pixel.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
+from ..compilation import kernel
 from .medians import kth_smallest, sort_columns
 
 __all__ = [
@@ -39,7 +39,7 @@ __all__ = [
 MAXITERS = 5  # astropy's default, which jwst uses
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _wirth_median(a, n):
     # astropy takes the upper middle value first; the order of the two
     # selections decides the buffer's order, hence the sums below
@@ -48,7 +48,7 @@ def _wirth_median(a, n):
     return kth_smallest(a, n, (n - 1) // 2)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def clip_bounds(buffer, count, sigma, maxiters):
     """Lower and upper clipping bounds of ``buffer[:count]`` (float64, finite values).
 
@@ -93,7 +93,7 @@ def clip_bounds(buffer, count, sigma, maxiters):
     return lower, upper
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def exact_column_bounds(values, start, stride, column, sigma, maxiters, buffer):
     """:func:`clip_bounds` of the finite values of one column of rows ``start::stride``.
 
@@ -136,7 +136,7 @@ ColumnWorkspace = namedtuple(
 )
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def column_workspace(ordered):
     """A :class:`ColumnWorkspace` around ``ordered``, a float32 ``(n, ncols)`` buffer.
 
@@ -170,7 +170,7 @@ _ACTIVE, _DONE, _EXACT = 0, 1, 2
 _SPARSE = 16
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def clip_bounds_of_columns(values, start, stride, sigma, maxiters, pairs, lower, upper, workspace):
     """:func:`clip_bounds` of the finite values of every column of rows ``start::stride``, at once.
 
@@ -319,7 +319,7 @@ def clip_bounds_of_columns(values, start, stride, sigma, maxiters, pairs, lower,
     return exact
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _tolerance(m, centre, sigma, std, smallest, largest):
     """A bound, twice over, on how far our bounds of ``m`` values can be from astropy's.
 
@@ -344,7 +344,7 @@ def _tolerance(m, centre, sigma, std, smallest, largest):
     return 2.0 * (abs(sigma) * (ours + theirs + 5.0 * eps * std) + 2.0 * eps * abs(centre))
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _rank(ordered, c, guess, bound, inclusive):
     """How many values of sorted column ``c`` are below ``bound`` (or equal, if ``inclusive``).
 
@@ -358,13 +358,13 @@ def _rank(ordered, c, guess, bound, inclusive):
     return rank
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _before(value, bound, inclusive):
     """``value <= bound`` if ``inclusive``, else ``value < bound``."""
     return value <= bound if inclusive else value < bound
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _near(ordered, c, rank, bound, tolerance):
     """Whether a value of sorted column ``c`` either side of ``rank`` is ``tolerance`` close to ``bound``.
 

@@ -20,8 +20,8 @@ from typing import NamedTuple
 
 import numpy as np
 import skimage.measure
-from numba import njit
 
+from ..compilation import kernel
 from ._regions import RegionTable
 
 __all__ = ["Ellipses", "draw_ellipses", "draw_window", "expanded_axes", "region_ellipses"]
@@ -167,7 +167,7 @@ def draw_ellipses(
     )
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _draw(target, frame, row_c, col_c, semi_r, semi_c, trig, value, unless, assign):
     """jwst's ``ellipse_subim`` windows and ``skimage.draw.ellipse`` pixels, for many ellipses.
 

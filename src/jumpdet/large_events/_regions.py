@@ -14,7 +14,8 @@ regions whose bounding box could make the difference
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from ..compilation import kernel
 
 __all__ = ["RegionTable", "filled_area_passes", "find_regions", "flagged_pixels", "regions_of_pixels"]
 
@@ -114,7 +115,7 @@ def flagged_pixels(plane: np.ndarray, bit: int, before: np.ndarray | None = None
     return _flagged(plane.ravel(), np.uint8(bit), before.ravel(), np.uint8(bit))
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _flagged(flat, bit, previous, previous_bit):
     count = 0
     for k in range(flat.size):
@@ -128,7 +129,7 @@ def _flagged(flat, bit, previous, previous_bit):
     return out
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _find(parent, k):
     root = k
     while parent[root] != root:
@@ -138,7 +139,7 @@ def _find(parent, k):
     return root
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _union(parent, a, b):
     ra, rb = _find(parent, a), _find(parent, b)
     if ra < rb:  # the root is always the first pixel in raster order
@@ -147,7 +148,7 @@ def _union(parent, a, b):
         parent[ra] = rb
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _sparse_labels(idx, nrows, ncols):
     """Labels (1..n, numbered by first pixel) of the set pixels ``idx`` (ascending flat indices)."""
     n = idx.size
@@ -179,7 +180,7 @@ def _sparse_labels(idx, nrows, ncols):
     return labels, count
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _tabulate(idx, lab, n, ncols):
     """Area, inclusive bounding box, exact coordinate sums and central second moments of every label."""
     area = np.zeros(n + 1, np.int64)
@@ -234,7 +235,7 @@ def filled_area_passes(table: RegionTable, threshold: float) -> np.ndarray:
     return labels[passes]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _filled_area(region):
     """Pixels of a 2-D boolean image after filling its holes.
 
