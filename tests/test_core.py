@@ -209,22 +209,6 @@ def test_every_spec_parameter_reaches_the_core_parameters():
         assert params != before, name
 
 
-def test_unit_conversions_happen_in_params_from_step():
-    step = JumpStep(
-        after_jump_flag_dn1=10.0,
-        after_jump_flag_time1=10.0,
-        sat_expand=3,
-        max_extended_radius=50,
-        time_masked_after_shower=7.0,
-        snowball_time_masked_next_int=30,
-    )
-    params = params_from_step(step, group_time_s=3.0, nframes=4, gain=np.array([[2.0, 4.0], [np.nan, 3.0]]))
-    assert params.after_jump_flag_e1 == 30.0 and params.after_jump_flag_groups1 == 3
-    assert params.sat_expand_px == 6 and params.max_extended_width_px == 100
-    assert params.shower_groups_masked_after == 2 and params.snowball_groups_masked_next_int == 10
-    assert params.max_shower_amplitude_e_per_group == 18.0 and params.nframes == 4
-
-
 @pytest.mark.parametrize("dtype", [">f4", "<f8", ">f8"])
 def test_data_of_any_float_type_or_byte_order_gives_the_same_flags(dtype):
     """FITS data arrive big-endian; the core converts a tile at a time, never the whole cube."""
@@ -243,7 +227,7 @@ def test_data_of_any_float_type_or_byte_order_gives_the_same_flags(dtype):
 
 
 def test_a_group_is_all_do_not_use_only_when_every_pixel_is():
-    from jumpdet.plan import all_do_not_use_groups
+    from jumpdet.exposure import all_do_not_use_groups
 
     gdq = np.zeros((2, 4, 3, 5), dtype=np.uint8)
     gdq[0, 1] = flags.DO_NOT_USE  # every pixel
@@ -256,8 +240,8 @@ def test_a_group_is_all_do_not_use_only_when_every_pixel_is():
 
 @pytest.mark.parametrize("shape", [(2, 3, 5, 13), (1, 2, 4, 8), (3, 4, 7, 1)])
 def test_input_unusable_groups_are_packed_as_numpy_packbits_packs_them(shape):
-    from jumpdet.detect import _packed_unusable
+    from jumpdet.exposure import pack_unusable
 
     gdq = np.random.default_rng(0).integers(0, 256, shape).astype(np.uint8)
     unusable = (gdq & (flags.SATURATED | flags.DO_NOT_USE)) != 0
-    assert_array_equal(_packed_unusable(gdq), np.packbits(unusable, axis=-1))
+    assert_array_equal(pack_unusable(gdq), np.packbits(unusable, axis=-1))

@@ -20,15 +20,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from ._stats.medians import NETWORK_LIMIT
+from .exposure import all_do_not_use_groups, check_exposure_shapes, pack_unusable
 from .flags import DO_NOT_USE, JUMP_DET, NO_GAIN_VALUE
 from .params import JumpParams
-from .plan import DetectionPlan, all_do_not_use_groups, plan_detection
+from .plan import DetectionPath, DetectionPlan, plan_detection
 from .postprocess import FrameInputs, RowBlock, postprocess_rows, remove_jump_from_unusable_inplace
 from .tiling import Tile, plan_tiles
-from .twopoint import UNUSABLE, find_jumps_in_tile
+from .twopoint import find_jumps_in_tile
 
 __all__ = ["JumpResult", "JumpStats", "detect_jumps", "detect_jumps_inplace"]
 
@@ -57,39 +57,81 @@ class JumpStats:
 
 @dataclass(frozen=True)
 class JumpResult:
-    """Return value of :func:`detect_jumps`: new DQ arrays and the stats."""
+    """Return value of :func:`detect_jumps`: new DQ arrays and the stats.
+
+    Attributes
+    ----------
+    groupdq : (nints, ngroups, nrows, ncols) uint8 ndarray
+        GROUPDQ with JUMP_DET set where jwst 3.0 sets it.
+    pixeldq : (nrows, ncols) uint32 ndarray
+        PIXELDQ with NO_GAIN_VALUE | DO_NOT_USE where the gain is bad.
+    stats : JumpStats
+        The path taken and the counts jwst reports.
+    """
 
     groupdq: np.ndarray
     pixeldq: np.ndarray
     stats: JumpStats
 
 
-def detect_jumps(data, groupdq, pixeldq, *, gain, read_noise, params: JumpParams, max_workers: int = 1):
-    """Detect jumps; return new GROUPDQ and PIXELDQ arrays (inputs untouched).
+def detect_jumps(
+    data, groupdq, pixeldq, *, gain, read_noise, params: JumpParams | None = None, max_workers: int = 1
+) -> JumpResult:
+    """Detect jumps (cosmic rays) in ramps, as jwst 3.0's ``JumpStep``; return new DQ arrays.
+
+    The inputs are not modified. Pixels with a bad gain get
+    ``NO_GAIN_VALUE | DO_NOT_USE`` in PIXELDQ; jumps get ``JUMP_DET`` in
+    GROUPDQ, bit for bit as jwst 3.0 sets them with the same parameters.
 
     Parameters
     ----------
-    data : (nints, ngroups, nrows, ncols) float32 ndarray, DN
+    data : (nints, ngroups, nrows, ncols) float ndarray
+        The ramps in DN, any float dtype or byte order (FITS data are
+        big-endian); they are read as float32, as jwst reads them.
     groupdq : (nints, ngroups, nrows, ncols) uint8 ndarray
+        GROUPDQ on input: SATURATED and DO_NOT_USE groups are not used.
     pixeldq : (nrows, ncols) uint32 ndarray
-    gain : (nrows, ncols) ndarray, e/DN
-    read_noise : (nrows, ncols) ndarray, DN (single read)
-    params : JumpParams
-    max_workers : int
-        Threads to use; the flags do not depend on it.
+        PIXELDQ on input.
+    gain : (nrows, ncols) float ndarray
+        Gain in electrons per DN (the GAIN reference); a pixel whose gain is
+        NaN or not positive is flagged in PIXELDQ and never has a jump.
+    read_noise : (nrows, ncols) float ndarray
+        Read noise in DN as the READNOISE reference gives it: the noise of
+        the difference of two single-frame reads (CDS noise), not of one
+        read. A group difference then has a read-noise variance of
+        ``(read_noise * gain)**2 / nframes`` electrons squared.
+    params : JumpParams, optional
+        Detection parameters; ``JumpParams()`` (jwst 3.0's defaults) when
+        omitted. :meth:`JumpParams.from_jwst` takes jwst's parameter names
+        and units.
+    max_workers : int, optional
+        Threads to use (default 1); the flags do not depend on it.
 
     Returns
     -------
     JumpResult
+        New ``groupdq`` and ``pixeldq`` arrays and the :class:`JumpStats`
+        (the path taken, or why the search was skipped, and the counts jwst
+        reports).
+
+    Raises
+    ------
+    ValueError
+        If the arrays' shapes do not describe one exposure, or ``groupdq``
+        is not uint8.
 
     Examples
     --------
+    A ramp with a 500 DN jump in its fourth group, read noise 1 DN, gain 1 e/DN:
+
     >>> ramp = np.array([10., 20., 30., 530., 540.], dtype=np.float32)[None, :, None, None]
     >>> ones = np.ones((1, 1), np.float32)
     >>> result = detect_jumps(ramp, np.zeros(ramp.shape, np.uint8), np.zeros((1, 1), np.uint32),
-    ...                       gain=ones, read_noise=ones, params=JumpParams())
+    ...                       gain=ones, read_noise=ones)
     >>> result.groupdq[0, :, 0, 0]
     array([0, 0, 0, 4, 0], dtype=uint8)
+    >>> str(result.stats.plan.path)
+    'iterative'
     """
     gdq_out, pdq_out = groupdq.copy(), pixeldq.copy()
     stats = detect_jumps_inplace(
@@ -98,17 +140,41 @@ def detect_jumps(data, groupdq, pixeldq, *, gain, read_noise, params: JumpParams
     return JumpResult(gdq_out, pdq_out, stats)
 
 
-def detect_jumps_inplace(data, groupdq, pixeldq, *, gain, read_noise, params: JumpParams, max_workers=1):
-    """Like :func:`detect_jumps`, but updates ``groupdq`` and ``pixeldq`` in place.
+def detect_jumps_inplace(
+    data, groupdq, pixeldq, *, gain, read_noise, params: JumpParams | None = None, max_workers: int = 1
+) -> JumpStats:
+    """Like :func:`detect_jumps`, but update ``groupdq`` and ``pixeldq`` in place.
 
-    ``data`` is never modified. Returns the :class:`JumpStats`.
+    Saves the copies of the two DQ arrays (a quarter of the ramp's size) when
+    the caller owns them, as the step does. ``data`` is never modified.
+
+    Parameters
+    ----------
+    data, gain, read_noise, params, max_workers
+        As for :func:`detect_jumps`.
+    groupdq : (nints, ngroups, nrows, ncols) uint8 ndarray
+        GROUPDQ; JUMP_DET is set (and cleared) in it.
+    pixeldq : (nrows, ncols) uint32 ndarray
+        PIXELDQ; bad-gain pixels are flagged in it.
+
+    Returns
+    -------
+    JumpStats
+        The path taken and the counts jwst reports.
+
+    Raises
+    ------
+    ValueError
+        As :func:`detect_jumps`.
     """
-    gain, read_noise = _validated(data, groupdq, pixeldq, gain, read_noise)
+    params = JumpParams() if params is None else params
+    check_exposure_shapes(data, groupdq, pixeldq, gain, read_noise)
+    gain, read_noise = _float32_references(gain, read_noise)
     flag_bad_gain_inplace(pixeldq, gain)
     plan = plan_detection(all_do_not_use_groups(groupdq), params)
     # jwst blanks the electrons at input SAT/DNU groups only when the search runs
     searched = plan.path is not None
-    input_unusable = _packed_unusable(groupdq) if params.find_showers and searched else None
+    input_unusable = pack_unusable(groupdq) if params.find_showers and searched else None
     primary = None
     if plan.path is None:
         remove_jump_from_unusable_inplace(groupdq)
@@ -142,37 +208,9 @@ def flag_bad_gain_inplace(pixeldq: np.ndarray, gain: np.ndarray) -> None:
     pixeldq[bad] |= np.uint32(NO_GAIN_VALUE | DO_NOT_USE)
 
 
-def _validated(data, groupdq, pixeldq, gain, read_noise):
-    if data.ndim != 4:
-        raise ValueError(f"data must be 4-D (nints, ngroups, nrows, ncols), got shape {data.shape}")
-    if groupdq.shape != data.shape:
-        raise ValueError(f"groupdq shape {groupdq.shape} differs from data shape {data.shape}")
-    if groupdq.dtype != np.uint8:
-        raise ValueError(f"groupdq must be uint8, got {groupdq.dtype}")
-    frame = data.shape[2:]
-    for name, array in (("pixeldq", pixeldq), ("gain", gain), ("read_noise", read_noise)):
-        if array.shape != frame:
-            raise ValueError(f"{name} shape {array.shape} differs from the frame shape {frame}")
-    # the reference models hold float32; jwst computes with exactly those values
+def _float32_references(gain, read_noise):
+    """The references as float32: jwst computes with the reference models' float32 values."""
     return gain.astype(np.float32, copy=False), read_noise.astype(np.float32, copy=False)
-
-
-@njit(nogil=True, cache=True)
-def _packed_unusable(groupdq: np.ndarray) -> np.ndarray:
-    """Input SATURATED|DO_NOT_USE groups, one bit per group and pixel.
-
-    ``np.packbits((groupdq & UNUSABLE) != 0, axis=-1)`` (first column in the
-    highest bit), without its full-size boolean temporary.
-    """
-    nints, ngroups, nrows, ncols = groupdq.shape
-    packed = np.zeros((nints, ngroups, nrows, (ncols + 7) // 8), dtype=np.uint8)
-    for i in range(nints):
-        for g in range(ngroups):
-            for r in range(nrows):
-                flags, bits = groupdq[i, g, r], packed[i, g, r]
-                for c in range(ncols):  # branch-free
-                    bits[c >> 3] |= np.uint8(((flags[c] & UNUSABLE) != 0) << (7 - (c & 7)))
-    return packed
 
 
 def _two_point_inplace(data, gdq, gain, read_noise, params, path, max_workers) -> int:
@@ -188,7 +226,7 @@ def _two_point_inplace(data, gdq, gain, read_noise, params, path, max_workers) -
                 tiles.search,
             )
         )
-        if path == "sigma_clip":
+        if path == DetectionPath.SIGMA_CLIP:
             _unflag_fully_flagged_groups(gdq, np.logical_and.reduce(all_flagged))
         frame = FrameInputs(data, gdq, gain, read_noise, params.nframes, medians, brackets)
         blocks = [_row_block(gdq, start, stop) for start, stop in tiles.row_blocks]
@@ -216,7 +254,7 @@ def _median_planes(shape, path):
     brackets : (2, nrows, ncols) float32 ndarray or None
     """
     nints, ngroups, nrows, ncols = shape
-    if path == "single_pass":
+    if path == DetectionPath.SINGLE_PASS:
         return np.empty((nrows, ncols)), None
     if nints * (ngroups - 1) > NETWORK_LIMIT:
         return None, np.empty((2, nrows, ncols), dtype=np.float32)
@@ -228,14 +266,17 @@ def _search_tile(data, gdq, gain, read_noise, params, path, tile: Tile, medians,
     rows, cols = tile.rows, tile.cols
     planes = {"medians": medians, "median_brackets": brackets}
     find_jumps_in_tile(data, gdq, gain, read_noise, params, path, rows=rows, cols=cols, **planes)
-    if path != "sigma_clip":
+    if path != DetectionPath.SIGMA_CLIP:
         return None  # only jwst's sigma-clip path has the whole-group rule
     return np.all((gdq[:, :, rows, cols] & (JUMP_DET | DO_NOT_USE)) != 0, axis=(2, 3))
 
 
 def _unflag_fully_flagged_groups(gdq: np.ndarray, fully_flagged: np.ndarray) -> None:
-    """jwst's sigma-clip rule: in a group where every pixel is JUMP_DET or DO_NOT_USE,
-    pixels flagged JUMP_DET and nothing else are cleared."""
+    """Clear plain JUMP_DET flags in groups where every pixel is JUMP_DET or DO_NOT_USE.
+
+    jwst's rule on the sigma-clip path: pixels flagged JUMP_DET and nothing
+    else are cleared.
+    """
     for i, g in zip(*np.nonzero(fully_flagged), strict=True):
         plane = gdq[i, g]
         plane[plane == JUMP_DET] = 0

@@ -8,14 +8,27 @@ frame), so they are gathered here once, before any tile is processed.
 """
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
-from numba import njit
 
-from .flags import DO_NOT_USE
 from .params import JumpParams
 
-__all__ = ["DetectionPlan", "all_do_not_use_groups", "plan_detection"]
+__all__ = ["DetectionPath", "DetectionPlan", "plan_detection"]
+
+
+class DetectionPath(StrEnum):
+    """The three ways jwst searches an exposure (a ``str``: ``path == "sigma_clip"`` holds).
+
+    ``ITERATIVE``: the most significant difference of each pixel, one at a
+    time; ``SINGLE_PASS``: every difference far from the pixel's median at
+    once; ``SIGMA_CLIP``: astropy's sigma clipping across integrations (or
+    groups). :mod:`jumpdet.twopoint` describes each.
+    """
+
+    ITERATIVE = "iterative"
+    SINGLE_PASS = "single_pass"
+    SIGMA_CLIP = "sigma_clip"
 
 
 @dataclass(frozen=True)
@@ -24,7 +37,7 @@ class DetectionPlan:
 
     Attributes
     ----------
-    path : {"sigma_clip", "single_pass", "iterative"} or None
+    path : DetectionPath or None
         None when the search is skipped.
     skipped_reason : str or None
     min_usable_groups : int
@@ -33,36 +46,10 @@ class DetectionPlan:
         Groups over all integrations that are not all-DO_NOT_USE.
     """
 
-    path: str | None
+    path: DetectionPath | None
     skipped_reason: str | None
     min_usable_groups: int
     total_usable_groups: int
-
-
-@njit(nogil=True, cache=True)
-def all_do_not_use_groups(gdq: np.ndarray) -> np.ndarray:
-    """Per (integration, group): is every pixel flagged DO_NOT_USE?
-
-    Each group is scanned only until its first usable pixel, which in real
-    data is the first pixel: no temporaries, and no pass over the exposure.
-
-    Returns
-    -------
-    (nints, ngroups) bool ndarray
-    """
-    nints, ngroups, nrows, ncols = gdq.shape
-    result = np.ones((nints, ngroups), dtype=np.bool_)
-    for i in range(nints):
-        for g in range(ngroups):
-            plane = gdq[i, g]
-            for r in range(nrows):
-                if not result[i, g]:
-                    break
-                for c in range(ncols):
-                    if not plane[r, c] & DO_NOT_USE:
-                        result[i, g] = False
-                        break
-    return result
 
 
 def plan_detection(all_dnu: np.ndarray, params: JumpParams) -> DetectionPlan:
@@ -71,12 +58,16 @@ def plan_detection(all_dnu: np.ndarray, params: JumpParams) -> DetectionPlan:
     Parameters
     ----------
     all_dnu : (nints, ngroups) bool ndarray
-        From :func:`all_do_not_use_groups`.
+        Groups in which every pixel is DO_NOT_USE
+        (:func:`jumpdet.exposure.all_do_not_use_groups`).
     params : JumpParams
+        Reads ``only_use_ints``, ``minimum_sigclip_groups``,
+        ``minimum_groups`` and ``min_diffs_single_pass``.
 
     Returns
     -------
     DetectionPlan
+        The path, or why the search is skipped, and the usable-group counts.
     """
     nints, ngroups = all_dnu.shape
     flagged_per_int = all_dnu.sum(axis=1)
@@ -85,7 +76,7 @@ def plan_detection(all_dnu: np.ndarray, params: JumpParams) -> DetectionPlan:
     clip_count = nints if params.only_use_ints else total_usable_groups
     can_sigma_clip = clip_count >= params.minimum_sigclip_groups
     if can_sigma_clip:
-        path = "sigma_clip"
+        path = DetectionPath.SIGMA_CLIP
     elif min_usable_groups < params.minimum_groups:
         reason = (
             f"an integration has only {min_usable_groups} usable groups "
@@ -93,7 +84,7 @@ def plan_detection(all_dnu: np.ndarray, params: JumpParams) -> DetectionPlan:
         )
         return DetectionPlan(None, reason, min_usable_groups, total_usable_groups)
     elif min_usable_groups - 1 >= params.min_diffs_single_pass:
-        path = "single_pass"
+        path = DetectionPath.SINGLE_PASS
     else:
-        path = "iterative"
+        path = DetectionPath.ITERATIVE
     return DetectionPlan(path, None, min_usable_groups, total_usable_groups)

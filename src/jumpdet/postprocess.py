@@ -17,9 +17,9 @@ SATURATED or DO_NOT_USE is set.
 
 from collections import namedtuple
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
 from ._stats.medians import (
     median_of_sorted,
@@ -27,9 +27,10 @@ from ._stats.medians import (
     sorting_network,
     usable_median,
 )
-from .flags import JUMP_DET
+from .compilation import kernel
+from .flags import JUMP_DET, UNUSABLE
 from .params import JumpParams
-from .twopoint import UNUSABLE, electrons, read_variance, sigma_from_median
+from .twopoint import electrons, read_variance, sigma_from_median
 
 __all__ = ["FrameInputs", "RowBlock", "postprocess_rows", "remove_jump_from_unusable_inplace"]
 
@@ -46,7 +47,7 @@ class FrameInputs:
     data : (nints, ngroups, nrows, ncols) ndarray, DN
     gdq : (nints, ngroups, nrows, ncols) uint8 ndarray, live (being updated)
     gain : (nrows, ncols) float32 ndarray, e/DN
-    read_noise : (nrows, ncols) float32 ndarray, DN
+    read_noise : (nrows, ncols) float32 ndarray, DN, CDS (see :func:`jumpdet.detect_jumps`)
     nframes : int
     medians : (nrows, ncols) float64 ndarray or None
         Each pixel's median difference (electrons per group) when the search
@@ -89,35 +90,73 @@ def postprocess_rows(frame: FrameInputs, block: RowBlock, params: JumpParams) ->
     """
     nints, ngroups, nrows, ncols = frame.gdq.shape
     first, last = max(block.start - 1, 0), min(block.stop + 1, nrows)
-    window = slice(first, last)
+    rows = slice(first, last)
     no_row = np.empty((nints, ngroups, 1, 0), dtype=np.uint8)
-    return _finish_block(
+    window = _Window(
         # one block's rows converted at a time when the data are not native float32 (FITS)
-        frame.data[:, :, window].astype(np.float32, copy=False),
-        frame.gdq[:, :, window],
-        no_row if block.above is None else block.above[:, :, None],
-        no_row if block.below is None else block.below[:, :, None],
-        frame.gain[window],
-        frame.read_noise[window],
-        np.empty((0, 0)) if frame.medians is None else frame.medians[window],
-        _NO_BRACKETS if frame.median_brackets is None else frame.median_brackets[:, window],
-        frame.nframes,
-        block.start - first,
-        block.stop - first,
-        params.flag_4_neighbors,
-        params.min_jump_to_flag_neighbors,
-        params.max_jump_to_flag_neighbors,
-        np.array(
+        data=frame.data[:, :, rows].astype(np.float32, copy=False),
+        gdq=frame.gdq[:, :, rows],
+        above=no_row if block.above is None else block.above[:, :, None],
+        below=no_row if block.below is None else block.below[:, :, None],
+        gain=frame.gain[rows],
+        read_noise=frame.read_noise[rows],
+        medians=np.empty((0, 0)) if frame.medians is None else frame.medians[rows],
+        brackets=_NO_BRACKETS if frame.median_brackets is None else frame.median_brackets[:, rows],
+        start=block.start - first,
+        stop=block.stop - first,
+    )
+    rules = _Rules(
+        nframes=frame.nframes,
+        neighbours=params.flag_4_neighbors,
+        low=params.min_jump_to_flag_neighbors,
+        high=params.max_jump_to_flag_neighbors,
+        after=np.array(
             [
                 (params.after_jump_flag_e1, params.after_jump_flag_groups1),
                 (params.after_jump_flag_e2, params.after_jump_flag_groups2),
             ]
         ),
-        sorting_network(nints * (ngroups - 1)),
+        pairs=sorting_network(nints * (ngroups - 1)),
     )
+    return _finish_block(window, rules)
 
 
-@njit(nogil=True, cache=True)
+class _Window(NamedTuple):
+    """A row block's arrays, over its rows ``start:stop`` and one more on each side (within the frame).
+
+    ``above``/``below`` replace the live halo rows when they have any
+    columns. ``medians`` and ``brackets`` hold what the search found of the
+    median differences (empty when it has none).
+    """
+
+    data: np.ndarray
+    gdq: np.ndarray
+    above: np.ndarray
+    below: np.ndarray
+    gain: np.ndarray
+    read_noise: np.ndarray
+    medians: np.ndarray
+    brackets: np.ndarray
+    start: int
+    stop: int
+
+
+class _Rules(NamedTuple):
+    """What the post-processing does, and the sorting network of one pixel's differences.
+
+    ``neighbours`` with the significance limits ``low`` and ``high``;
+    ``after`` holds (electrons, groups) for the two after-jump rules.
+    """
+
+    nframes: int
+    neighbours: bool
+    low: float
+    high: float
+    after: np.ndarray
+    pairs: np.ndarray
+
+
+@kernel
 def remove_jump_from_unusable_inplace(gdq):
     """Clear JUMP_DET where SATURATED or DO_NOT_USE is also set (jwst's final clean-up).
 
@@ -132,7 +171,7 @@ def remove_jump_from_unusable_inplace(gdq):
                         gdq[i, g, r, c] &= NOT_JUMP
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _count_jumps(gdq, start, stop):
     """JUMP_DET flags in rows ``start:stop`` of ``gdq``."""
     nints, ngroups, _, ncols = gdq.shape
@@ -148,40 +187,16 @@ def _count_jumps(gdq, start, stop):
     return n
 
 
-@njit(nogil=True, cache=True)
-def _finish_block(
-    data,
-    gdq,
-    above,
-    below,
-    gain,
-    read_noise,
-    medians,
-    brackets,
-    nframes,
-    start,
-    stop,
-    neighbours,
-    low,
-    high,
-    after,
-    pairs,
-):
-    """Neighbours, after-jump groups and clean-up for rows ``start:stop`` of a window.
-
-    All arrays cover the window of rows ``start - 1 .. stop`` (as far as the
-    frame goes); ``above``/``below`` replace the live halo rows when they
-    have any columns. ``medians`` and ``brackets`` hold what the search found
-    of the median differences (empty when it has none). ``after`` holds
-    (electrons, groups) for the two after-jump rules; ``pairs`` is the
-    sorting network of one pixel's differences.
-    """
+@kernel
+def _finish_block(window, rules):
+    """Neighbours, after-jump groups and clean-up for rows ``window.start:window.stop``."""
+    gdq, start, stop, after = window.gdq, window.start, window.stop, rules.after
     nints, ngroups, nrows, ncols = gdq.shape
     n_primary = _count_jumps(gdq, start, stop)
-    measures_jumps = neighbours or after[0, 1] > 0 or after[1, 1] > 0
-    whole_rows = medians.shape[0] == 0 and brackets.shape[1] == 0
+    measures_jumps = rules.neighbours or after[0, 1] > 0 or after[1, 1] > 0
+    whole_rows = window.medians.shape[0] == 0 and window.brackets.shape[1] == 0
     stats = _row_statistics_buffers(nints * (ngroups - 1) if measures_jumps else 0, ncols, whole_rows)
-    if neighbours:
+    if rules.neighbours:
         # sources of this row and of the row above: a row's sources flag the row
         # below only once that row has been read, so that no flag set here is
         # ever taken for a source
@@ -191,18 +206,17 @@ def _finish_block(
         )
         n_above = 0
         for r in range(max(start - 1, 0), min(stop + 1, nrows)):
-            seen = _rows_seen(gdq, above, below, r, start, stop)
-            m = _row_statistics(data, seen, gain, read_noise, medians, brackets, nframes, r, pairs, stats)
-            n = _collect_neighbour_sources(data, seen, gain, r, m, stats, low, high, sources)
+            seen = _rows_seen(window, r)
+            m = _row_statistics(window, rules, seen, r, stats)
+            n = _collect_neighbour_sources(window, seen, r, m, stats, rules, sources)
             _flag_around_sources(gdq, sources[:n], r, r - 1, start, stop)
             _flag_around_sources(gdq, sources[:n], r, r, start, stop)
             _flag_around_sources(gdq, sources_above[:n_above], r - 1, r, start, stop)
             sources, sources_above, n_above = sources_above, sources, n
     if after[0, 1] > 0 or after[1, 1] > 0:
         for r in range(start, stop):
-            seen = gdq[:, :, r, :]
-            m = _row_statistics(data, seen, gain, read_noise, medians, brackets, nframes, r, pairs, stats)
-            _flag_after_jumps(data, gdq, gain, r, m, stats, after)
+            m = _row_statistics(window, rules, gdq[:, :, r, :], r, stats)
+            _flag_after_jumps(window, r, m, stats, after)
     remove_jump_from_unusable_inplace(gdq[:, :, start:stop])
     return n_primary
 
@@ -213,8 +227,7 @@ def _finish_block(
 # are contiguous, which lets the compiler vectorise the sort); usable counts; each pixel's median difference,
 # either settled (exact, with its sigma) or, in long ramps until a decision
 # needs it, only bracketed by lower and upper; read variance; one pixel's usable
-# differences for selection; one group's electrons; whether each pixel of the
-# row has a jump; and the differences at the row's jumps.
+# differences for selection; whether each pixel of the row has a jump; and the differences at the row's jumps.
 RowStatistics = namedtuple(
     "RowStatistics",
     [
@@ -229,14 +242,13 @@ RowStatistics = namedtuple(
         "upper",
         "variance",
         "one_pixel",
-        "electrons",
         "jumped",
         "jump_differences",
     ],
 )
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _row_statistics_buffers(nvalues, ncols, whole_rows):
     """A :data:`RowStatistics` for rows of ``ncols`` pixels of ``nvalues`` differences.
 
@@ -255,20 +267,21 @@ def _row_statistics_buffers(nvalues, ncols, whole_rows):
         np.empty(ncols),
         np.empty(ncols),
         np.empty(nvalues, dtype=np.float32),
-        np.empty(ncols, dtype=np.float32),
         np.empty(ncols, dtype=np.uint8),
         np.empty(nvalues * ncols, dtype=np.float32),
     )
 
 
-@njit(nogil=True, cache=True)
-def _row_statistics(data, seen, gain, read_noise, medians, brackets, nframes, r, pairs, stats):
+@kernel
+def _row_statistics(window, rules, seen, r, stats):
     """Median difference (settled or bracketed) of each pixel of row ``r`` with a jump; returns their number.
 
-    The medians are the search's when it found them (``medians`` not empty),
-    or bracketed by the search's ``brackets`` (when not empty), else
+    ``seen`` is the row's GROUPDQ (nints, ngroups, ncols). The medians are
+    the search's when it found them (``window.medians`` not empty), or
+    bracketed by the search's ``window.brackets`` (when not empty), else
     computed here (:func:`_jumped_medians`).
     """
+    medians, brackets, gain = window.medians, window.brackets, window.gain
     cols, centre, settled, jumped = stats.cols, stats.centre, stats.settled, stats.jumped
     nints, ngroups, ncols = seen.shape
     jumped[:] = 0  # any JUMP_DET after the first group
@@ -281,7 +294,7 @@ def _row_statistics(data, seen, gain, read_noise, medians, brackets, nframes, r,
     for c in range(ncols):
         if jumped[c]:
             cols[m] = c
-            stats.variance[m] = read_variance(read_noise[r, c], gain[r, c], nframes)
+            stats.variance[m] = read_variance(window.read_noise[r, c], gain[r, c], rules.nframes)
             m += 1
     if medians.shape[0]:  # the same median of the same differences
         for j in range(m):
@@ -294,44 +307,38 @@ def _row_statistics(data, seen, gain, read_noise, medians, brackets, nframes, r,
             centre[j] = stats.lower[j]
             settled[j] = stats.lower[j] == stats.upper[j]
     else:
-        _jumped_medians(data, seen, gain, r, m, pairs, stats)
+        _jumped_medians(window.data, seen, gain, r, m, rules.pairs, stats)
     for j in range(m):
         if settled[j]:
             stats.sigma[j] = sigma_from_median(centre[j], stats.variance[j])
     return m
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _jumped_medians(data, seen, gain, r, m, pairs, stats):
     """Median differences of the ``m`` pixels ``stats.cols[:m]`` of row ``r``, settled.
 
     The differences are gathered group by group, so each read runs along the
-    row (a pixel's groups lie a frame apart), and the pixels are sorted
-    together by the sorting network, as in the search.
+    row (a pixel's groups lie a frame apart; the group before is still in
+    cache), and the pixels are sorted together by the sorting network, as in
+    the search.
     """
     cols, count, centre, settled = stats.cols, stats.count, stats.centre, stats.settled
     nints, ngroups = seen.shape[:2]
     nvalues = nints * (ngroups - 1)
     diffs = stats.diffs[: nvalues * m].reshape((nvalues, m))
     sorted_diffs = stats.sorted_diffs[: nvalues * m].reshape((nvalues, m))
-    previous = stats.electrons
-    gains = gain[r]
     for i in range(nints):
-        for g in range(ngroups):
-            values, flags = data[i, g, r], seen[i, g]
-            k = i * (ngroups - 1) + g - 1
-            for j in range(m):  # each group read once; the same arithmetic as _difference
-                e = electrons(values[cols[j]], flags[cols[j]], gains[cols[j]])
-                if g > 0:
-                    diffs[k, j] = e - previous[j]
-                previous[j] = e
+        for g in range(1, ngroups):
+            for j in range(m):
+                diffs[i * (ngroups - 1) + g - 1, j] = _difference(data, seen, gain, i, g, r, cols[j])
     sort_usable_columns(diffs, sorted_diffs, count[:m], pairs)
     for j in range(m):
         centre[j] = median_of_sorted(sorted_diffs[:, j], count[j])
         settled[j] = True
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _settle(data, seen, gain, r, stats, j):
     """Find the exact median difference of jumped pixel ``j`` of row ``r`` (one selection), and its sigma."""
     c = stats.cols[j]
@@ -348,7 +355,7 @@ def _settle(data, seen, gain, r, stats, j):
 _INSIDE, _OUTSIDE, _UNDECIDED = 1, 0, -1
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _ratio_verdict(d, lower, upper, variance, low, high):
     """Whether ``low < |d - c| / sqrt(|c| + variance) < high`` for all ``c`` in the bracket.
 
@@ -378,13 +385,13 @@ def _ratio_verdict(d, lower, upper, variance, low, high):
     return _UNDECIDED
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _set_jump_if_usable(gdq, i, g, r, c):
     if not gdq[i, g, r, c] & UNUSABLE:
         gdq[i, g, r, c] |= JUMP_DET
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _difference(data, seen, gain, i, g, r, c):
     """Electron difference ending at group ``g`` (float32), NaN if either group is unusable."""
     return electrons(data[i, g, r, c], seen[i, g, c], gain[r, c]) - electrons(
@@ -392,24 +399,25 @@ def _difference(data, seen, gain, i, g, r, c):
     )
 
 
-@njit(nogil=True, cache=True)
-def _rows_seen(gdq, above, below, r, start, stop):
+@kernel
+def _rows_seen(window, r):
     """GROUPDQ of window row ``r`` as the search left it: halo rows from their snapshots."""
-    if r < start and above.shape[3]:
-        return above[:, :, 0, :]
-    if r >= stop and below.shape[3]:
-        return below[:, :, 0, :]
-    return gdq[:, :, r, :]
+    if r < window.start and window.above.shape[3]:
+        return window.above[:, :, 0, :]
+    if r >= window.stop and window.below.shape[3]:
+        return window.below[:, :, 0, :]
+    return window.gdq[:, :, r, :]
 
 
-@njit(nogil=True, cache=True)
-def _collect_neighbour_sources(data, seen, gain, r, m, stats, low, high, sources):
-    """Store in ``sources`` the row's jumps whose significance is strictly between ``low`` and ``high``.
+@kernel
+def _collect_neighbour_sources(window, seen, r, m, stats, rules, sources):
+    """Store in ``sources`` the row's jumps whose significance is strictly between the rules' limits.
 
     Each as its flat index ``(i * ngroups + g) * ncols + c`` in the row's
     GROUPDQ; returns their number.
     """
     cols, settled, lower, upper = stats.cols, stats.settled, stats.lower, stats.upper
+    data, gain, low, high = window.data, window.gain, rules.low, rules.high
     ngroups, ncols = seen.shape[1], seen.shape[2]
     # the jumps first, then all their differences, then the verdicts: the ramp's
     # values lie a frame apart and are mostly cache misses, which overlap in a
@@ -440,7 +448,7 @@ def _collect_neighbour_sources(data, seen, gain, r, m, stats, low, high, sources
     return kept
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _gather_row_jumps(seen, cols, jumps):
     """Store in ``jumps`` the JUMP_DET flags after the first group among the pixels ``cols`` of a row.
 
@@ -462,7 +470,7 @@ def _gather_row_jumps(seen, cols, jumps):
     return n
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _flag_around_sources(gdq, sources, source_row, row, start, stop):
     """Flag, in ``row`` of the window if it is one of ``start:stop``, the neighbours of ``sources``.
 
@@ -482,14 +490,15 @@ def _flag_around_sources(gdq, sources, source_row, row, start, stop):
             _set_jump_if_usable(gdq, i, g, row, cc)
 
 
-@njit(nogil=True, cache=True)
-def _flag_after_jumps(data, gdq, gain, r, m, stats, after):
+@kernel
+def _flag_after_jumps(window, r, m, stats, after):
     """Flag the groups after each jump of row ``r`` that is large enough.
 
     A jump at least ``after[k, 0]`` electrons above the median difference
     flags the next ``after[k, 1]`` groups; the longer reach wins. All jumps
     are measured before any group is flagged.
     """
+    data, gdq, gain = window.data, window.gdq, window.gain
     cols, centre = stats.cols, stats.centre
     nints, ngroups = gdq.shape[:2]
     seen = gdq[:, :, r, :]

@@ -8,10 +8,10 @@ no cube of differences. The kernels release the GIL, and the caller
 on how the exposure is cut.
 
 Units: the data arrive in DN and become electrons here (``data * gain`` in
-float32, as jwst does on the whole cube); read noise arrives in DN per read
-and becomes the variance of a group difference in electrons squared
-(:func:`read_variance`). Differences are per group (jwst normalises by a
-group-time step of 1).
+float32, as jwst does on the whole cube); read noise arrives in DN as the CDS
+noise of two single-frame reads (READNOISE's convention) and becomes the
+variance of a group difference in electrons squared (:func:`read_variance`).
+Differences are per group (jwst normalises by a group-time step of 1).
 
 The three paths, chosen per exposure by :mod:`jumpdet.plan`:
 
@@ -35,8 +35,10 @@ residuals, float64 medians and ratios) because the iterative search compares
 ratios for equality with their maximum.
 """
 
+from enum import IntEnum
+from typing import NamedTuple
+
 import numpy as np
-from numba import njit
 
 from ._stats.medians import (
     MEDIAN_SAMPLE,
@@ -51,28 +53,29 @@ from ._stats.medians import (
     sorting_network,
 )
 from ._stats.sigma_clip import MAXITERS, clip_bounds_of_columns, column_workspace
-from .flags import DO_NOT_USE, JUMP_DET, SATURATED
+from .compilation import kernel
+from .flags import JUMP_DET, UNUSABLE
 from .params import JumpParams
+from .plan import DetectionPath
 
-__all__ = ["UNUSABLE", "electrons", "find_jumps_in_tile", "read_variance", "sigma_from_median"]
+__all__ = ["electrons", "find_jumps_in_tile", "read_variance", "sigma_from_median"]
 
-UNUSABLE = SATURATED | DO_NOT_USE
-PATHS = ("iterative", "single_pass", "sigma_clip")
+_NO_PAIRS = np.empty((0, 2), np.int64)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def read_variance(read_noise, gain, nframes):
     """Read-noise variance of a group difference (electrons squared, float64) of one pixel.
 
     jwst squares the read noise in electrons in float32 and divides by half
     the number of reads in the two groups, ``0.5 * 2 * nframes``; READNOISE
-    references hold the noise of a difference of two reads.
+    references hold the noise of a difference of two single-frame reads.
     """
     noise_e = np.float32(read_noise * gain)
     return np.float64(noise_e * noise_e) / (0.5 * (2.0 * nframes))
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def sigma_from_median(median_diff, variance):
     """Noise of one group difference (electrons); NaN where it would be zero.
 
@@ -84,13 +87,13 @@ def sigma_from_median(median_diff, variance):
     return np.nan if sigma == 0.0 else sigma
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def electrons(value, dq, gain):
     """One group's signal in electrons (float32, as jwst multiplies), NaN if SATURATED or DO_NOT_USE."""
     return np.float32(np.nan) if dq & UNUSABLE else value * gain
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _fill_row_differences(data, origin, gdq, gain, row, c0, diffs, previous):
     """Electron differences of columns ``c0:c0 + ncols`` of a row: ``diffs[i * ndiffs + k, col]``.
 
@@ -114,7 +117,7 @@ def _fill_row_differences(data, origin, gdq, gain, row, c0, diffs, previous):
                 previous[c] = e
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _flag_found(gdq, row, col, found, ndiffs):
     """Set JUMP_DET on the later group of every found difference (pooled numbering)."""
     for index in range(found.size):
@@ -122,7 +125,7 @@ def _flag_found(gdq, row, col, found, ndiffs):
             gdq[index // ndiffs, index % ndiffs + 1, row, col] |= JUMP_DET
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _iterative_pixel(values, scratch, ratio, has_jump, variance, thresholds, found):
     """Flag one pixel's outliers one at a time (``values`` are absolute differences, modified).
 
@@ -159,7 +162,7 @@ def _iterative_pixel(values, scratch, ratio, has_jump, variance, thresholds, fou
         first_pass = False
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _threshold_for(n_usable, thresholds):
     """The iterative search's threshold for a pixel with ``n_usable`` differences."""
     if n_usable >= 4:
@@ -171,16 +174,16 @@ def _threshold_for(n_usable, thresholds):
     return np.inf
 
 
-@njit(nogil=True, cache=True)
-def _single_pass_row(
-    diffs, gdq, row, c0, variance, threshold, sorted_diffs, count, pairs, median_pairs, centre, sigma
-):
+@kernel
+def _single_pass_row(diffs, gdq, row, c0, variance, threshold, sorted_diffs, count, networks, centre, sigma):
     """Flag every difference of a row more than ``threshold`` sigma from its pixel's median.
 
     Only the medians are needed, so a row whose differences are all usable
-    is ordered by the ``median_pairs`` network alone. ``residual / sigma >
-    threshold`` is decided by the division itself, as jwst does.
+    is ordered by the median network alone (``networks`` holds the sorting
+    and the median networks). ``residual / sigma > threshold`` is decided by
+    the division itself, as jwst does.
     """
+    pairs, median_pairs = networks
     nvalues, ncols = diffs.shape
     ndiffs = gdq.shape[1] - 1
     order_columns_for_medians(diffs, sorted_diffs, count, pairs, median_pairs)
@@ -192,7 +195,7 @@ def _single_pass_row(
         _flag_far_from_centre(diffs[k], group, centre, sigma, threshold)
 
 
-@njit(nogil=True, cache=True, error_model="numpy")  # no zero-division check: SIMD lanes
+@kernel(numpy_division=True)  # no zero-division check: SIMD lanes
 def _flag_far_from_centre(values, group, centre, sigma, threshold):
     """Set JUMP_DET in ``group`` where finite ``values`` are more than ``threshold`` sigma from ``centre``."""
     for c in range(values.size):
@@ -201,7 +204,7 @@ def _flag_far_from_centre(values, group, centre, sigma, threshold):
         group[c] |= JUMP_DET * ((abs(v) < np.inf) & (abs(v - centre[c]) / sigma[c] > threshold))
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _iterative_row(diffs, gdq, row, c0, variance, thresholds, sorted_diffs, count, pairs, centre, sigma):
     """The iterative search on a row: a vectorised first pass screens the pixels.
 
@@ -233,7 +236,7 @@ def _iterative_row(diffs, gdq, row, c0, variance, thresholds, sorted_diffs, coun
             _flag_found(gdq, row, c0 + c, found, ngroups - 1)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _sigma_clip_row(diffs, gdq, row, c0, threshold, only_use_ints, pairs, workspace):
     """astropy's sigma clipping of every pixel of a row, all pixels at once.
 
@@ -258,7 +261,7 @@ def _sigma_clip_row(diffs, gdq, row, c0, threshold, only_use_ints, pairs, worksp
             _flag_outside(diffs[index], group, lower, upper)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _flag_outside(values, group, lower, upper):
     """Set JUMP_DET in ``group`` where finite ``values`` are outside ``[lower, upper]``."""
     for c in range(values.size):
@@ -267,37 +270,68 @@ def _flag_outside(values, group, lower, upper):
         group[c] |= JUMP_DET * ((abs(v) < np.inf) & ((v < lower[c]) | (v > upper[c])))
 
 
-@njit(nogil=True, cache=True)
-def _search_rows(
-    data,
-    origin,
-    gdq,
-    gain,
-    read_noise,
-    bounds,
-    nframes,
-    path,
-    thresholds,
-    only_use_ints,
-    pairs,
-    median_pairs,
-    medians,
-    brackets,
-    sample_pairs,
-):
-    """OR JUMP_DET into ``gdq`` for the tile ``bounds`` (first row, end row, first column, end column).
+class _Path(IntEnum):
+    """:class:`jumpdet.plan.DetectionPath` as the kernels take it (numba compares integers)."""
 
-    ``gdq``, ``gain``, ``read_noise`` and the planes cover the exposure;
-    ``data`` covers it from row and column ``origin`` on. ``path`` indexes
-    :data:`PATHS`. ``pairs`` sorts the values of a pixel (or of a clipped
-    set), ``median_pairs`` finds the median of a pixel with all its values
-    usable (:func:`jumpdet._stats.medians.median_network`, single pass only). On
-    the single-pass path, each pixel's median difference goes to ``medians``
-    unless it is empty; on the others, brackets of it to ``brackets`` unless
-    that is empty (see :func:`_bracket_row_medians`).
+    ITERATIVE = 0
+    SINGLE_PASS = 1
+    SIGMA_CLIP = 2
+
+
+class _Tile(NamedTuple):
+    """The arrays a search reads and writes, and where its tile lies in them.
+
+    ``gdq``, ``gain`` and ``read_noise`` cover the exposure; ``data`` covers
+    it from row and column ``origin`` on; ``bounds`` are the tile's first
+    row, end row, first column and end column.
     """
+
+    data: np.ndarray
+    origin: tuple[int, int]
+    gdq: np.ndarray
+    gain: np.ndarray
+    read_noise: np.ndarray
+    bounds: tuple[int, int, int, int]
+
+
+class _Search(NamedTuple):
+    """How to search: the path, its thresholds and the sorting networks it uses.
+
+    ``thresholds`` are for 4+, 3 and 2 usable differences; ``pairs`` sorts
+    the values of a pixel (or of a clipped set), ``median_pairs`` finds the
+    median of a pixel with all its values usable
+    (:func:`jumpdet._stats.medians.median_network`, single pass only),
+    ``sample_pairs`` sorts the sample that brackets a median.
+    """
+
+    path: int
+    thresholds: np.ndarray
+    nframes: int
+    only_use_ints: bool
+    pairs: np.ndarray
+    median_pairs: np.ndarray
+    sample_pairs: np.ndarray
+
+
+class _MedianPlanes(NamedTuple):
+    """Where the search leaves what it learns of each pixel's median difference (empty: nowhere).
+
+    ``medians`` (nrows, ncols) float64: the single pass's exact medians;
+    ``brackets`` (2, nrows, ncols) float32: the other paths' brackets
+    (:func:`_bracket_row_medians`).
+    """
+
+    medians: np.ndarray
+    brackets: np.ndarray
+
+
+@kernel
+def _search_rows(tile, search, planes):
+    """OR JUMP_DET into ``tile.gdq`` for the rows and columns of the tile."""
+    gdq, gain, read_noise, brackets = tile.gdq, tile.gain, tile.read_noise, planes.brackets
+    thresholds, pairs = search.thresholds, search.pairs
     nints, ngroups = gdq.shape[:2]
-    r0, r1, c0, c1 = bounds
+    r0, r1, c0, c1 = tile.bounds
     ncols = c1 - c0
     nvalues = nints * (ngroups - 1)
     diffs = np.empty((nvalues, ncols), dtype=np.float32)
@@ -308,17 +342,19 @@ def _search_rows(
     workspace = column_workspace(sorted_diffs)
     bracket_scratch = np.empty((2, ncols) if brackets.shape[1] else (2, 0))
     for row in range(r0, r1):
-        _fill_row_differences(data, origin, gdq, gain, row, c0, diffs, previous)
+        _fill_row_differences(tile.data, tile.origin, gdq, gain, row, c0, diffs, previous)
         for c in range(ncols):
-            variance[c] = read_variance(read_noise[row, c0 + c], gain[row, c0 + c], nframes)
+            variance[c] = read_variance(read_noise[row, c0 + c], gain[row, c0 + c], search.nframes)
         if brackets.shape[1]:  # before the iterative search makes the differences absolute
             lower, upper = brackets[0, row, c0:c1], brackets[1, row, c0:c1]
-            _bracket_row_medians(diffs, sample_pairs, lower, upper, bracket_scratch[0], bracket_scratch[1])
-        if path == 0:
+            _bracket_row_medians(
+                diffs, search.sample_pairs, lower, upper, bracket_scratch[0], bracket_scratch[1]
+            )
+        if search.path == _Path.ITERATIVE:
             _iterative_row(
                 diffs, gdq, row, c0, variance, thresholds, sorted_diffs, count, pairs, centre, sigma
             )
-        elif path == 1:
+        elif search.path == _Path.SINGLE_PASS:
             _single_pass_row(
                 diffs,
                 gdq,
@@ -328,18 +364,17 @@ def _search_rows(
                 thresholds[0],
                 sorted_diffs,
                 count,
-                pairs,
-                median_pairs,
+                (pairs, search.median_pairs),
                 centre,
                 sigma,
             )
-            if medians.shape[0]:
-                medians[row, c0:c1] = centre
+            if planes.medians.shape[0]:
+                planes.medians[row, c0:c1] = centre
         else:
-            _sigma_clip_row(diffs, gdq, row, c0, thresholds[0], only_use_ints, pairs, workspace)
+            _sigma_clip_row(diffs, gdq, row, c0, thresholds[0], search.only_use_ints, pairs, workspace)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _bracket_row_medians(diffs, sample_pairs, lower, upper, lower_scratch, upper_scratch):
     """Proven brackets of each pixel's median difference (float32 ends), or (-inf, inf) where unproven.
 
@@ -379,9 +414,9 @@ def find_jumps_in_tile(
     gdq : (nints, ngroups, nrows, ncols) uint8 ndarray
         The exposure's GROUPDQ (written in the tile only).
     gain : (nrows, ncols) float32 ndarray, e/DN
-    read_noise : (nrows, ncols) float32 ndarray, DN (difference of two reads)
+    read_noise : (nrows, ncols) float32 ndarray, DN, CDS (see :func:`jumpdet.detect_jumps`)
     params : JumpParams
-    path : {"iterative", "single_pass", "sigma_clip"}
+    path : DetectionPath or {"iterative", "single_pass", "sigma_clip"}
     rows, cols : slice, optional
         The tile (unit step); the whole frame by default.
     medians : (nrows, ncols) float64 ndarray, optional
@@ -403,29 +438,32 @@ def find_jumps_in_tile(
     # every path sorts a whole row of pixels at once: sigma clipping each set of
     # values it clips, the others all the differences of a pixel
     per_pixel = nints * (ngroups - 1)
-    per_set = nints if path == "sigma_clip" and params.only_use_ints else per_pixel
-    pairs = sorting_network(per_set, ROW_NETWORK_LIMIT)
-    thresholds = np.array(
-        [
-            params.rejection_threshold,
-            params.four_group_rejection_threshold,
-            params.three_group_rejection_threshold,
-        ]
+    per_set = nints if path == DetectionPath.SIGMA_CLIP and params.only_use_ints else per_pixel
+    search = _Search(
+        path=_Path[DetectionPath(path).name],
+        thresholds=np.array(
+            [
+                params.rejection_threshold,
+                params.four_group_rejection_threshold,
+                params.three_group_rejection_threshold,
+            ]
+        ),
+        nframes=params.nframes,
+        only_use_ints=params.only_use_ints,
+        pairs=sorting_network(per_set, ROW_NETWORK_LIMIT),
+        median_pairs=median_network(per_pixel) if path == DetectionPath.SINGLE_PASS else _NO_PAIRS,
+        sample_pairs=sorting_network(MEDIAN_SAMPLE),
     )
-    _search_rows(
+    tile = _Tile(
         block,
         origin,
         gdq,
         gain.astype(np.float32, copy=False),
         read_noise.astype(np.float32, copy=False),
         (r0, r1, c0, c1),
-        params.nframes,
-        PATHS.index(path),
-        thresholds,
-        params.only_use_ints,
-        pairs,
-        median_network(per_pixel) if path == "single_pass" else np.empty((0, 2), np.int64),
+    )
+    planes = _MedianPlanes(
         np.empty((0, 0)) if medians is None else medians,
         np.empty((2, 0, 0), np.float32) if median_brackets is None else median_brackets,
-        sorting_network(MEDIAN_SAMPLE),
     )
+    _search_rows(tile, search, planes)

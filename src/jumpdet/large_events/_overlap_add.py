@@ -22,12 +22,13 @@ import math
 import numpy as np
 import scipy.fft
 
-__all__ = ["OverlapAddConvolution"]
+__all__ = ["U32", "U64", "OverlapAddConvolution"]
 
 # Relative accuracy of one forward FFT per log2 of its length (Higham 2002, eq. 24.2:
 # eta = mu + gamma_4 (sqrt 2 + mu) with twiddle error mu ~ u), doubled for safety.
 _FFT_ETA_PER_LOG2 = 2 * 6.7
-_U32, _U64 = 2.0**-24, 2.0**-53
+# unit roundoffs of float32 and float64 (half their machine epsilon)
+U32, U64 = 2.0**-24, 2.0**-53
 
 
 class _Axis:
@@ -166,7 +167,7 @@ class OverlapAddConvolution:
             Own block of each output row and column.
         """
         ax_r, ax_c = self.axes
-        u = _U32 if np.dtype(dtype) == np.float32 else _U64
+        u = U32 if np.dtype(dtype) == np.float32 else U64
         log2n = math.log2(self.fshape[0] * self.fshape[1])
         bound = (1.01 * _FFT_ETA_PER_LOG2 * log2n * u * nnz) * np.sqrt(block_sq * 1.001)
         grid = np.zeros((ax_r.nsteps + 1, ax_c.nsteps + 1))
@@ -180,7 +181,7 @@ class OverlapAddConvolution:
         ax_r, ax_c = self.axes
         log2n = math.log2(self.fshape[0] * self.fshape[1])
         block_pixels = ax_r.block * ax_c.block if not self.single else self.shape[0] * self.shape[1]
-        return 4 * _FFT_ETA_PER_LOG2 * log2n * _U64 * nnz * math.sqrt(block_pixels)
+        return 4 * _FFT_ETA_PER_LOG2 * log2n * U64 * nnz * math.sqrt(block_pixels)
 
 
 def _oa_lengths(s1: int, s2: int) -> tuple[int, int | None, int]:

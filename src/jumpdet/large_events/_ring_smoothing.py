@@ -17,14 +17,12 @@ threshold get jwst's exact normalisation.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from ._overlap_add import OverlapAddConvolution
+from ..compilation import kernel
+from ._overlap_add import U32, OverlapAddConvolution
 from ._regions import filled_area_passes, find_regions
 
 __all__ = ["RingSmoother"]
-
-_U32 = 2.0**-24
 
 
 class RingSmoother:
@@ -95,8 +93,11 @@ class RingSmoother:
         return emission
 
     def _convolve_fast(self, ratio: np.ndarray) -> np.ndarray:
-        """jwst's ``convolve_fast`` on the whole plane (NaN where not valid), for planes
-        smaller than the kernel, which :class:`OverlapAddConvolution` does not lay out."""
+        """Apply jwst's ``convolve_fast`` to the whole plane (NaN where not valid).
+
+        For planes smaller than the kernel, which :class:`OverlapAddConvolution`
+        does not lay out.
+        """
         from scipy.signal import oaconvolve  # rarely needed, and slow to import
 
         good = np.isfinite(ratio)
@@ -156,7 +157,7 @@ class RingSmoother:
         """
         nnz = self.nnz
         block_err, row_block, col_block = numerator.error_bounds(block_sq, padded.dtype, nnz)
-        compare_err = 4 * _U32 * (abs(threshold) + 1) * nnz  # float32 products and comparison
+        compare_err = 4 * U32 * (abs(threshold) + 1) * nnz  # float32 products and comparison
         sums_shape = (self.run_lengths.size, self.kernel.shape[0], padded.shape[1])
         work = (
             np.empty(sums_shape, np.float32),
@@ -170,7 +171,7 @@ class RingSmoother:
             bad,
             self.runs,
             self.run_lengths,
-            np.array([nnz, threshold, 1 + 1.01 * nnz * _U32, compare_err + 1e-6], dtype=np.float32),
+            np.array([nnz, threshold, 1 + 1.01 * nnz * U32, compare_err + 1e-6], dtype=np.float32),
             block_err,
             row_block,
             col_block,
@@ -184,7 +185,7 @@ class RingSmoother:
         return table.pixels[keep[table.pixel_labels]], count
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(numpy_division=True)
 def _clean(values, margin, step_r, step_c, nsteps_r, nsteps_c):
     """Zero the non-finite values in place; return padded copies, block sums of squares, any negative.
 
@@ -217,7 +218,7 @@ def _clean(values, margin, step_r, step_c, nsteps_r, nsteps_c):
     return padded, bad, block_sq, negative
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(numpy_division=True)
 def _box_row(plane, y, lengths, slot, sums):
     """``sums[k, slot, x] = plane[y, x : x + lengths[k]].sum()`` in ``sums``' dtype; ``lengths`` ascend."""
     width = plane.shape[1]
@@ -235,7 +236,7 @@ def _box_row(plane, y, lengths, slot, sums):
         done = lengths[k]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(numpy_division=True)
 def _possible(padded, bad, runs, lengths, limits, block_err, row_block, col_block, work):
     """Pixels where ``S * scale + block error + constant > threshold * count`` (all float32), and counts.
 

@@ -35,8 +35,9 @@ from typing import NamedTuple
 
 import numpy as np
 from astropy.convolution import Ring2DKernel
-from numba import njit
 
+from ..compilation import kernel
+from ..exposure import all_do_not_use_groups, check_exposure_shapes, packed_bits_at, packed_shape
 from ..flags import DO_NOT_USE, JUMP_DET, REFERENCE_PIXEL, SATURATED
 from ..params import JumpParams
 from ._ellipses import Ellipses, draw_window, expanded_axes, region_ellipses
@@ -67,7 +68,7 @@ def flag_showers_inplace(
     pixeldq : (nrows, ncols) uint32 ndarray
         PIXELDQ, already carrying ``NO_GAIN_VALUE | DO_NOT_USE`` for bad gain.
     gain : (nrows, ncols) float32 ndarray, e/DN
-    read_noise : (nrows, ncols) float32 ndarray, DN
+    read_noise : (nrows, ncols) float32 ndarray, DN, CDS (see :func:`jumpdet.detect_jumps`)
     params : JumpParams
     input_unusable : uint8 ndarray or None
         ``np.packbits((input_gdq & (SATURATED | DO_NOT_USE)) != 0, axis=-1)``
@@ -84,11 +85,12 @@ def flag_showers_inplace(
         Number of showers, counted as jwst counts them (before any flags are
         reverted).
     """
-    _validate(data, gdq, pixeldq, gain, read_noise, input_unusable)
+    check_exposure_shapes(data, gdq, pixeldq, gain, read_noise)
+    _check_packed_shape(data, input_unusable)
     # jwst's reference arrays are float32, and so is every product it forms with them
     gain, read_noise = np.asarray(gain, np.float32), np.asarray(read_noise, np.float32)
     nints, ngroups = data.shape[:2]
-    if nints * (ngroups - 1) - _count_all_dnu_groups(gdq) < MIN_DIFFS_FOR_SHOWERS:
+    if nints * (ngroups - 1) - int(all_do_not_use_groups(gdq).sum()) < MIN_DIFFS_FOR_SHOWERS:
         log.warning("Not enough differences for shower detections")
         return 0
     scene = _Scene(data, gdq, pixeldq, gain, input_unusable, params)
@@ -152,24 +154,10 @@ def _search_clipped(scene, group, median, stddev, todo):
     return _search_planes(scene, median, stddev, [(intg, group) for intg in todo])
 
 
-def _validate(data, gdq, pixeldq, gain, read_noise, input_unusable) -> None:
-    if data.ndim != 4:
-        raise ValueError(f"data must be (nints, ngroups, nrows, ncols), got shape {data.shape}")
-    if gdq.shape != data.shape:
-        raise ValueError(f"gdq shape {gdq.shape} != data shape {data.shape}")
-    for name, plane in (("pixeldq", pixeldq), ("gain", gain), ("read_noise", read_noise)):
-        if plane.shape != data.shape[2:]:
-            raise ValueError(f"{name} shape {plane.shape} != image shape {data.shape[2:]}")
-    packed = (*data.shape[:3], (data.shape[3] + 7) // 8)
+def _check_packed_shape(data, input_unusable) -> None:
+    packed = packed_shape(data.shape)
     if input_unusable is not None and input_unusable.shape != packed:
         raise ValueError(f"input_unusable shape {input_unusable.shape} != packed shape {packed}")
-
-
-def _count_all_dnu_groups(gdq) -> int:
-    """Groups in which every pixel carries DO_NOT_USE (jwst's count_dnu_groups)."""
-    planes = (gdq[i, g] for i in range(gdq.shape[0]) for g in range(gdq.shape[1]))
-    # most groups fail on their first pixel: test it before the whole plane
-    return sum(bool(plane.flat[0] & DO_NOT_USE) and bool(np.all(plane & DO_NOT_USE)) for plane in planes)
 
 
 def _first_good_group(cube, refpix) -> int:
@@ -246,12 +234,11 @@ def _electrons(scene, intg, ys, xs):
     """Electrons (float32) of pixels ``(ys, xs)`` in integration ``intg``; NaN if unusable on input."""
     electrons = scene.data[intg][:, ys, xs] * scene.gain[ys, xs]
     if scene.unusable is not None:
-        bytes_ = scene.unusable[intg][:, ys, xs >> 3]
-        electrons[((bytes_ >> (7 - (xs & 7)).astype(np.uint8)) & 1) != 0] = np.nan
+        electrons[packed_bits_at(scene.unusable[intg], ys, xs)] = np.nan
     return electrons
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _rate_change(electrons, before, after, mask_bits):
     """``|mean rate with the flags before - mean rate with the flags after|`` per column (float32).
 

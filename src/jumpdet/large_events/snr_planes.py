@@ -20,10 +20,11 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from numba import njit
 
 from .._stats.medians import ROW_NETWORK_LIMIT, sort_usable_columns, sorting_network
 from .._stats.sigma_clip import MAXITERS, clip_bounds_of_columns, column_workspace
+from ..compilation import kernel
+from ..exposure import packed_bit, packed_shape, unpack
 from ..flags import DO_NOT_USE, JUMP_DET, SATURATED
 
 __all__ = ["SnrSource", "clipped_stats", "median_and_sigma", "nanmedian_last_axis"]
@@ -51,7 +52,7 @@ class SnrSource:
     def __init__(self, data, gdq, gain, input_unusable, ignore):
         self.data, self.gdq, self.gain, self.ignore = data, gdq, gain, ignore
         if input_unusable is None:  # nothing blanked: one zero plane, broadcast
-            packed = (*data.shape[:3], (data.shape[3] + 7) // 8)
+            packed = packed_shape(data.shape)
             input_unusable = np.broadcast_to(np.zeros((1, 1, *packed[2:]), np.uint8), packed)
         self.unusable = input_unusable
 
@@ -84,7 +85,7 @@ class SnrSource:
         blank = (self.gdq[intg, group, rows] - np.uint8(1)) < 5
         packed = self.unusable[intg, group, rows]
         if packed.any():
-            blank |= np.unpackbits(packed, axis=-1, count=self.data.shape[3]).view(bool)
+            blank |= unpack(packed, self.data.shape[3])
         return blank
 
     def row_blocks(self, values_per_pixel: int) -> list[slice]:
@@ -94,17 +95,17 @@ class SnrSource:
         return [slice(r, min(r + step, nrows)) for r in range(0, nrows, step)]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(numpy_division=True)
 def _blank_row(dq, packed, out):
     """OR jwst's NaN test for one row of electrons into ``out``: GROUPDQ in 1..5, or input SAT/DNU."""
     for c in range(out.size):
         out[c] |= (dq[c] >= 1) & (dq[c] <= 5)
-    if packed.any():  # rarely: unpack the input's bits (np.packbits order, big-endian)
+    if packed.any():  # rarely: the input's unusable groups
         for c in range(out.size):
-            out[c] |= ((packed[c >> 3] >> (7 - (c & 7))) & 1) != 0
+            out[c] |= packed_bit(packed, c)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(numpy_division=True)
 def _ratio_plane(now, before, dq_now, dq_before, un_now, un_before, gain, median, sigma, ignore):
     nrows, ncols = now.shape
     out = np.empty((nrows, ncols), dtype=np.float32)
@@ -124,7 +125,7 @@ def _ratio_plane(now, before, dq_now, dq_before, un_now, un_before, gain, median
     return out
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(numpy_division=True)
 def _median_rows(data, gdq, unusable, gain, row0, row1, pairs, long):
     """``nanmedian_last_axis`` of every pixel's first differences (all integrations), rows ``row0:row1``.
 
@@ -141,7 +142,7 @@ def _median_rows(data, gdq, unusable, gain, row0, row1, pairs, long):
     previous = np.empty(ncols, dtype=np.float32)
     current = np.empty(ncols, dtype=np.float32)
     blank = np.empty(ncols, dtype=np.bool_)
-    nan, two = np.float32(np.nan), np.float32(2)
+    nan = np.float32(np.nan)
     for r in range(row0, row1):
         g_row = gain[r]
         for i in range(nints):
@@ -159,34 +160,34 @@ def _median_rows(data, gdq, unusable, gain, row0, row1, pairs, long):
         sort_usable_columns(diffs, ordered, count, pairs)
         medians = out[r - row0]
         for c in range(ncols):
-            n = count[c]
-            if n == 0:
-                medians[c] = nan
-                continue
-            high = n // 2
-            odd = n % 2 == 1
-            low = ordered[high, c] if odd else ordered[high - 1, c]
-            medians[c] = low if (long and odd) else (low + ordered[high, c]) / two
+            medians[c] = _median_of_run(ordered[:, c], 0, count[c], long)
     return out
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(numpy_division=True)
+def _median_of_run(ordered, first, count, long):
+    """numpy's float32 ``nanmedian`` of the ``count`` sorted values ``ordered[first:first + count]``.
+
+    ``long`` tells numpy's way for 600 values or more (see :func:`nanmedian_last_axis`).
+    """
+    if count <= 0:
+        return np.float32(np.nan)
+    high = first + count // 2
+    odd = count % 2 == 1
+    low = ordered[high] if odd else ordered[high - 1]
+    return low if (long and odd) else (low + ordered[high]) / np.float32(2)
+
+
+@kernel(numpy_division=True)
 def _median_of_sorted(ordered, long):
     """``nanmedian_last_axis`` of rows already sorted (NaNs last)."""
     npix, n = ordered.shape
     out = np.empty(npix, dtype=np.float32)
-    two = np.float32(2)
     for p in range(npix):
         count = n
         while count > 0 and np.isnan(ordered[p, count - 1]):
             count -= 1
-        if count == 0:
-            out[p] = np.nan
-            continue
-        high = count // 2
-        odd = count % 2 == 1
-        low = ordered[p, high] if odd else ordered[p, high - 1]
-        out[p] = low if (long and odd) else (low + ordered[p, high]) / two
+        out[p] = _median_of_run(ordered[p], 0, count, long)
     return out
 
 
@@ -268,7 +269,7 @@ def _clipped_and_medians(diffs: np.ndarray, pairs: np.ndarray):
     return clipped.reshape(diffs.shape), median.reshape(diffs.shape[1:])
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _kept_or_nan(values, lower, upper):
     """A copy of ``values`` with NaN outside each column's ``[lower, upper]`` (and for NaN and inf)."""
     nrows, ncols = values.shape
@@ -281,7 +282,7 @@ def _kept_or_nan(values, lower, upper):
     return out
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel(numpy_division=True)
 def _medians_within(ordered, lower, upper, long):
     """``nanmedian_last_axis`` of each column's values within ``[lower, upper]``.
 
@@ -298,14 +299,6 @@ def _medians_within(ordered, lower, upper, long):
             first[c] += np.float64(row[c]) < lower[c]
             stop[c] += np.float64(row[c]) <= upper[c]
     out = np.empty(ncols, dtype=np.float32)
-    two = np.float32(2)
     for c in range(ncols):
-        count = stop[c] - first[c]
-        if count <= 0:
-            out[c] = np.nan
-            continue
-        high = first[c] + count // 2
-        odd = count % 2 == 1
-        low = ordered[high, c] if odd else ordered[high - 1, c]
-        out[c] = low if (long and odd) else (low + ordered[high, c]) / two
+        out[c] = _median_of_run(ordered[:, c], first[c], stop[c] - first[c], long)
     return out
