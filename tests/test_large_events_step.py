@@ -431,7 +431,7 @@ def test_two_group_snowballs_in_the_array_core_where_stcal_raises():
         np.zeros(gdq.shape[2:], np.uint32),
         gain=ones,
         read_noise=ones,
-        params=JumpParams(expand_large_events=True),
+        params=JumpParams(expand_large_events=True, snowball_groups_masked_next_int=1),
     )
     assert result.stats.extended_events == 1
     # the ring (radius 6) is redrawn twice as large; the extended core stays SATURATED

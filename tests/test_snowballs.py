@@ -27,7 +27,7 @@ from jumpdet.large_events.snowballs import flag_snowballs_inplace
 from jumpdet.params import JumpParams
 from jumpdet.simulate.events import snowball_ramp
 
-SNOWBALLS = JumpParams(expand_large_events=True)
+SNOWBALLS = JumpParams(expand_large_events=True, snowball_groups_masked_next_int=4000)  # 4000 s of 1 s groups
 
 
 def stcal_snowballs(gdq, params):

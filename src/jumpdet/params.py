@@ -4,8 +4,9 @@
 :mod:`jumpdet.large_events.snowballs`, :mod:`jumpdet.large_events.showers`) receives. Its fields carry
 the step's parameter names wherever the unit is the step's own; where the core
 needs another unit, the field name says so (``_e`` electrons, ``_groups``,
-``_px`` pixels of full ellipse axis) and :func:`params_from_step` is the single
-function that converts. jwst 3.0 performs the same conversions, scattered
+``_px`` pixels of full ellipse axis) and :meth:`JumpParams.from_jwst` is the
+single function that converts (:func:`params_from_step` hands it a step's
+parameters). jwst 3.0 performs the same conversions, scattered
 between ``jwst.jump.JumpStep._setup_jump_data`` and ``stcal.jump``; they are
 gathered and named here, and each is listed in ``docs/parameters.rst``.
 """
@@ -19,7 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["JWST_INTERNAL_SHOWER_AMPLITUDE_DN_PER_S", "JumpParams", "check_ring_radii", "params_from_step"]
+__all__ = [
+    "JWST_INTERNAL_SHOWER_AMPLITUDE_DN_PER_S",
+    "JWST_PARAMETERS",
+    "JumpParams",
+    "check_ring_radii",
+    "params_from_step",
+]
 
 # jwst 3.0 never reads the step's ``max_shower_amplitude``; it scales this
 # stcal default (DN/s) by the group time instead.  See params_from_step and
@@ -31,8 +38,12 @@ JWST_INTERNAL_SHOWER_AMPLITUDE_DN_PER_S = 6.0
 class JumpParams:
     """Parameters of jump detection, in the units the core works in.
 
-    Defaults equal jwst 3.0's ``JumpStep`` spec defaults after conversion with
-    a group time of 1 s and a median gain of 1 e/DN.
+    Defaults equal jwst 3.0's ``JumpStep`` spec defaults. The three fields
+    that jwst derives from the group time (``snowball_groups_masked_next_int``,
+    ``shower_groups_masked_after``, ``max_shower_amplitude_e_per_group``) have
+    no default: they are required when snowballs (with their cores carried to
+    the next integration) or showers are searched. :meth:`from_jwst` builds
+    the whole object from jwst's parameter names and units.
 
     Attributes
     ----------
@@ -53,8 +64,10 @@ class JumpParams:
     after_jump_flag_groups1, after_jump_flag_groups2 : int
         Number of groups flagged after such a jump; 0 or negative: none.
     nframes : int
-        Frames averaged into each group; the read-noise variance of a group
-        difference is ``2 * read_noise**2 / nframes`` (electrons squared).
+        Frames averaged into each group. The read-noise variance of a group
+        difference is ``(read_noise * gain)**2 / nframes`` electrons squared,
+        ``read_noise`` being the READNOISE reference's value: the noise (DN)
+        of the difference of two single-frame reads (CDS), as jwst uses it.
     minimum_groups : int
         Fewest usable groups an integration may have before detection is
         skipped (unless sigma clipping applies).
@@ -73,9 +86,11 @@ mask_snowball_core_next_int : see the step spec
         Snowball settings; areas in pixels, radii in pixels.
     sat_expand_px : float
         Pixels added to each full axis of an extended saturated core.
-    snowball_groups_masked_next_int : int
+    snowball_groups_masked_next_int : int or None
         Snowball cores are flagged in groups ``1 .. min(this, ngroups) - 1``
         of the next integration: none when it is 1 or less (negative too).
+        Required with ``expand_large_events``, ``sat_required_snowball`` and
+        ``mask_snowball_core_next_int``.
     max_extended_width_px : float
         Cap on any full ellipse axis drawn for snowballs and showers.
     find_showers, extend_snr_threshold, extend_min_area, extend_ellipse_expand_ratio : \
@@ -88,12 +103,33 @@ see the step spec
         to ``extend_inner_radius + extend_outer_radius`` pixels, so the inner
         radius may exceed the "outer" one. With ``find_showers`` they must
         make a kernel jwst can use (see :func:`check_ring_radii`).
-    shower_groups_masked_after : int
+    shower_groups_masked_after : int or None
         Groups after a shower's group that are flagged too; negative: not even
         the shower's own group is flagged (the shower is still counted).
-    max_shower_amplitude_e_per_group : float
+        Required with ``find_showers``.
+    max_shower_amplitude_e_per_group : float or None
         Largest change of a pixel's mean group difference (electrons per
         group) that shower flags may cause before they are reverted.
+        Required with ``find_showers``.
+
+    Raises
+    ------
+    ValueError
+        For a negative threshold, ``nframes < 1``, ring radii jwst cannot use
+        (with ``find_showers``, see :func:`check_ring_radii`), or a required
+        field left out.
+    TypeError
+        For a positional argument or an unknown field.
+
+    Examples
+    --------
+    >>> JumpParams(rejection_threshold=5.0).four_group_rejection_threshold
+    5.0
+    >>> showers = JumpParams(
+    ...     find_showers=True, shower_groups_masked_after=5, max_shower_amplitude_e_per_group=16.65
+    ... )
+    >>> showers.extend_min_area
+    90
     """
 
     rejection_threshold: float = 4.0
@@ -121,7 +157,7 @@ see the step spec
     sat_expand_px: float = 4.0
     edge_size: int = 25
     mask_snowball_core_next_int: bool = True
-    snowball_groups_masked_next_int: int = 4000
+    snowball_groups_masked_next_int: int | None = None
     max_extended_width_px: float = 400.0
 
     find_showers: bool = False
@@ -130,10 +166,11 @@ see the step spec
     extend_inner_radius: float = 1.0
     extend_outer_radius: float = 2.6
     extend_ellipse_expand_ratio: float = 1.1
-    shower_groups_masked_after: int = 15
-    max_shower_amplitude_e_per_group: float = JWST_INTERNAL_SHOWER_AMPLITUDE_DN_PER_S
+    shower_groups_masked_after: int | None = None
+    max_shower_amplitude_e_per_group: float | None = None
 
     def __post_init__(self):
+        """Refuse values jwst 3.0 cannot run with, and required fields left out."""
         # Only what jwst 3.0 itself cannot run with is refused; group counts may be
         # negative (see above), as they are in jwst when a time is negative.
         for name in (
@@ -145,10 +182,161 @@ see the step spec
         _require(self.nframes >= 1, "nframes", "must be >= 1 (frames per group)")
         if self.find_showers:
             check_ring_radii(self.extend_inner_radius, self.extend_outer_radius)
+        carries = self.sat_required_snowball and self.mask_snowball_core_next_int  # cores to next int
+        for name, feature, needed in (
+            ("snowball_groups_masked_next_int", "expand_large_events", self.expand_large_events and carries),
+            ("shower_groups_masked_after", "find_showers", self.find_showers),
+            ("max_shower_amplitude_e_per_group", "find_showers", self.find_showers),
+        ):
+            if needed and getattr(self, name) is None:
+                raise ValueError(
+                    f"{name} is required with {feature} (jwst: {_FROM_GROUP_TIME[name]}); "
+                    "JumpParams.from_jwst converts jwst's parameters"
+                )
 
     def replace(self, **changes) -> JumpParams:
-        """Return a copy with some fields changed (validated again)."""
+        """Return a copy with some fields changed (validated again).
+
+        Parameters
+        ----------
+        **changes
+            Fields and their new values.
+
+        Returns
+        -------
+        JumpParams
+            A new object; this one is unchanged.
+        """
         return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_jwst(
+        cls, *, group_time_s: float, nframes: int, gain: np.ndarray, **jwst_step_parameters
+    ) -> JumpParams:
+        """Build the parameters from jwst 3.0 ``JumpStep`` parameters, in jwst's names and units.
+
+        Every unit conversion of the detection lives here: seconds become
+        whole groups (floor division, as jwst), DN thresholds become
+        electrons with the median gain (in float32, as jwst), snowball radii
+        become full ellipse axes. Parameters left out take jwst 3.0's spec
+        defaults.
+
+        Parameters
+        ----------
+        group_time_s : float
+            Time between groups in seconds (``meta.exposure.group_time``);
+            must be positive.
+        nframes : int
+            Frames averaged into each group (``meta.exposure.nframes``).
+        gain : (nrows, ncols) ndarray
+            Gain in e/DN; its NaN-ignoring median converts the after-jump DN
+            thresholds (read only when an after-jump time spans a group).
+        **jwst_step_parameters
+            Any of :data:`JWST_PARAMETERS`, e.g. ``rejection_threshold=5.0``
+            or ``after_jump_flag_time1=30.0`` (seconds), with jwst's meaning.
+            ``max_shower_amplitude`` and ``use_ellipses`` are accepted and,
+            as in jwst 3.0, not read.
+
+        Returns
+        -------
+        JumpParams
+            The parameters in the core's units.
+
+        Raises
+        ------
+        TypeError
+            For a name that is not a jwst ``JumpStep`` detection parameter.
+        ValueError
+            With one line naming the parameter, for values jwst 3.0 cannot
+            run with either: a group time that is not a positive number, a
+            non-finite time, ring radii refused by :func:`check_ring_radii`
+            (with ``find_showers``).
+
+        Examples
+        --------
+        >>> gain = np.full((4, 4), 2.0, np.float32)
+        >>> params = JumpParams.from_jwst(group_time_s=2.775, nframes=1, gain=gain,
+        ...                               after_jump_flag_dn1=1000.0, after_jump_flag_time1=20.0)
+        >>> params.after_jump_flag_e1, params.after_jump_flag_groups1
+        (2000.0, 7)
+        """
+        unknown = sorted(jwst_step_parameters.keys() - JWST_PARAMETERS)
+        if unknown:
+            raise TypeError(f"not jwst 3.0 JumpStep detection parameters: {', '.join(unknown)}")
+        if not (group_time_s and math.isfinite(group_time_s) and group_time_s > 0):
+            raise ValueError(
+                f"the group time is {group_time_s!r} s; it must be a positive number of seconds "
+                "(meta.exposure.group_time, the GROUPTIM keyword)"
+            )
+        jwst = {**_JWST_CONVERTED_DEFAULTS, **jwst_step_parameters}
+        groups1 = _groups_within(jwst, "after_jump_flag_time1", group_time_s)
+        groups2 = _groups_within(jwst, "after_jump_flag_time2", group_time_s)
+        # the median of a full-frame gain takes tens of milliseconds: only when a rule uses it
+        gain_median = median_gain(gain) if groups1 > 0 or groups2 > 0 else np.float32(0)
+        same_units = {name: value for name, value in jwst.items() if name not in _JWST_CONVERTED_DEFAULTS}
+        return cls(
+            **same_units,
+            # DN -> electrons with the median gain, seconds -> whole groups
+            after_jump_flag_e1=electrons_from_dn(jwst["after_jump_flag_dn1"], gain_median),
+            after_jump_flag_groups1=groups1,
+            after_jump_flag_e2=electrons_from_dn(jwst["after_jump_flag_dn2"], gain_median),
+            after_jump_flag_groups2=groups2,
+            nframes=int(nframes),
+            # jwst doubles these two: the step gives radii, the ellipse code full axes
+            sat_expand_px=2 * jwst["sat_expand"],
+            max_extended_width_px=2 * jwst["max_extended_radius"],
+            snowball_groups_masked_next_int=_groups_within(
+                jwst, "snowball_time_masked_next_int", group_time_s
+            ),
+            shower_groups_masked_after=_groups_within(jwst, "time_masked_after_shower", group_time_s),
+            # jwst 3.0 ignores the spec's max_shower_amplitude (DN/s) and uses 6 DN/s
+            # times the group time; docs/large_events.rst ("max_shower_amplitude is not
+            # used") explains why we keep that.
+            max_shower_amplitude_e_per_group=JWST_INTERNAL_SHOWER_AMPLITUDE_DN_PER_S * group_time_s,
+        )
+
+
+# jwst 3.0 JumpStep parameters that JumpParams holds in other units (or not at all), with
+# jwst's spec defaults; tests/test_params.py checks them against jwst's spec.
+_JWST_CONVERTED_DEFAULTS = {
+    "after_jump_flag_dn1": 0.0,  # DN -> after_jump_flag_e1
+    "after_jump_flag_time1": 0.0,  # s -> after_jump_flag_groups1
+    "after_jump_flag_dn2": 0.0,
+    "after_jump_flag_time2": 0.0,
+    "sat_expand": 2,  # radius -> sat_expand_px (full axis)
+    "max_extended_radius": 200,  # radius -> max_extended_width_px (full axis)
+    "snowball_time_masked_next_int": 4000,  # s -> snowball_groups_masked_next_int
+    "time_masked_after_shower": 15.0,  # s -> shower_groups_masked_after
+    "max_shower_amplitude": 4.0,  # DN/s; not read by jwst 3.0 (see from_jwst)
+    "use_ellipses": False,  # deprecated in jwst; not read
+}
+# The fields of JumpParams that are not jwst parameters under the same name
+_DERIVED_FIELDS = frozenset(
+    {
+        "after_jump_flag_e1",
+        "after_jump_flag_groups1",
+        "after_jump_flag_e2",
+        "after_jump_flag_groups2",
+        "nframes",
+        "sat_expand_px",
+        "max_extended_width_px",
+        "snowball_groups_masked_next_int",
+        "shower_groups_masked_after",
+        "max_shower_amplitude_e_per_group",
+    }
+)
+#: The jwst 3.0 ``JumpStep`` parameters :meth:`JumpParams.from_jwst` accepts (all
+#: but ``maximum_cores``, which is not a detection parameter).
+JWST_PARAMETERS = frozenset(
+    {f.name for f in dataclasses.fields(JumpParams) if f.name not in _DERIVED_FIELDS}
+    | _JWST_CONVERTED_DEFAULTS.keys()
+)
+# How jwst derives the fields that depend on the group time (for error messages)
+_FROM_GROUP_TIME = {
+    "snowball_groups_masked_next_int": "snowball_time_masked_next_int // group time",
+    "shower_groups_masked_after": "time_masked_after_shower // group time",
+    "max_shower_amplitude_e_per_group": "6 DN/s x group time",
+}
 
 
 def _require(ok: bool, name: str, what: str) -> None:
@@ -187,9 +375,9 @@ def check_ring_radii(inner: float, outer: float) -> None:
         )
 
 
-def _groups_within(step, name: str, group_time_s: float) -> int:
-    """The step's time parameter ``name`` (seconds) as whole groups; a clear error if not finite."""
-    seconds = getattr(step, name)
+def _groups_within(jwst_parameters, name: str, group_time_s: float) -> int:
+    """jwst's time parameter ``name`` (seconds) as whole groups; a clear error if not finite."""
+    seconds = jwst_parameters[name]
     if not math.isfinite(seconds):
         raise ValueError(f"{name}={seconds!r} must be a finite number of seconds")
     return groups_within(seconds, group_time_s)
@@ -222,12 +410,13 @@ def median_gain(gain: np.ndarray) -> np.float32:
 
 
 def params_from_step(step, *, group_time_s: float, nframes: int, gain: np.ndarray) -> JumpParams:
-    """Build :class:`JumpParams` from a step's parameters: every unit conversion lives here.
+    """Build :class:`JumpParams` from a step's parameters with :meth:`JumpParams.from_jwst`.
 
     Parameters
     ----------
     step : object
-        Anything with the attributes of ``JumpStep.spec`` (the step itself).
+        Anything with the attributes of ``JumpStep.spec`` (the step itself);
+        those named in :data:`JWST_PARAMETERS` are read.
     group_time_s : float
         ``meta.exposure.group_time`` in seconds; must be positive.
     nframes : int
@@ -238,62 +427,12 @@ def params_from_step(step, *, group_time_s: float, nframes: int, gain: np.ndarra
     Returns
     -------
     JumpParams
+        The step's parameters in the core's units.
 
     Raises
     ------
     ValueError
-        With one line naming the step parameter, for values jwst 3.0 cannot
-        run with either: a non-finite time, ring radii refused by
-        :func:`check_ring_radii` (with ``find_showers``), a group time that is
-        not a positive number.
+        As :meth:`JumpParams.from_jwst`.
     """
-    if not (group_time_s and math.isfinite(group_time_s) and group_time_s > 0):
-        raise ValueError(
-            f"meta.exposure.group_time is {group_time_s!r}; it must be a positive number of seconds "
-            "(set it in the input file's GROUPTIM keyword)"
-        )
-    groups1 = _groups_within(step, "after_jump_flag_time1", group_time_s)
-    groups2 = _groups_within(step, "after_jump_flag_time2", group_time_s)
-    # the median of a full-frame gain takes tens of milliseconds: only when a rule uses it
-    gain_median = median_gain(gain) if groups1 > 0 or groups2 > 0 else np.float32(0)
-    return JumpParams(
-        rejection_threshold=step.rejection_threshold,
-        three_group_rejection_threshold=step.three_group_rejection_threshold,
-        four_group_rejection_threshold=step.four_group_rejection_threshold,
-        flag_4_neighbors=step.flag_4_neighbors,
-        max_jump_to_flag_neighbors=step.max_jump_to_flag_neighbors,
-        min_jump_to_flag_neighbors=step.min_jump_to_flag_neighbors,
-        # DN -> electrons with the median gain, seconds -> whole groups
-        after_jump_flag_e1=electrons_from_dn(step.after_jump_flag_dn1, gain_median),
-        after_jump_flag_groups1=groups1,
-        after_jump_flag_e2=electrons_from_dn(step.after_jump_flag_dn2, gain_median),
-        after_jump_flag_groups2=groups2,
-        nframes=int(nframes),
-        minimum_groups=step.minimum_groups,
-        minimum_sigclip_groups=step.minimum_sigclip_groups,
-        only_use_ints=step.only_use_ints,
-        min_diffs_single_pass=step.min_diffs_single_pass,
-        expand_large_events=step.expand_large_events,
-        min_sat_area=step.min_sat_area,
-        min_jump_area=step.min_jump_area,
-        expand_factor=step.expand_factor,
-        sat_required_snowball=step.sat_required_snowball,
-        min_sat_radius_extend=step.min_sat_radius_extend,
-        # jwst doubles these two: the step gives radii, the ellipse code full axes
-        sat_expand_px=2 * step.sat_expand,
-        max_extended_width_px=2 * step.max_extended_radius,
-        edge_size=step.edge_size,
-        mask_snowball_core_next_int=step.mask_snowball_core_next_int,
-        snowball_groups_masked_next_int=_groups_within(step, "snowball_time_masked_next_int", group_time_s),
-        find_showers=step.find_showers,
-        extend_snr_threshold=step.extend_snr_threshold,
-        extend_min_area=step.extend_min_area,
-        extend_inner_radius=step.extend_inner_radius,
-        extend_outer_radius=step.extend_outer_radius,
-        extend_ellipse_expand_ratio=step.extend_ellipse_expand_ratio,
-        shower_groups_masked_after=_groups_within(step, "time_masked_after_shower", group_time_s),
-        # jwst 3.0 ignores the spec's max_shower_amplitude (DN/s) and uses 6 DN/s
-        # times the group time; docs/large_events.rst ("max_shower_amplitude is not
-        # used") explains why we keep that.
-        max_shower_amplitude_e_per_group=JWST_INTERNAL_SHOWER_AMPLITUDE_DN_PER_S * group_time_s,
-    )
+    parameters = {name: getattr(step, name) for name in sorted(JWST_PARAMETERS)}
+    return JumpParams.from_jwst(group_time_s=group_time_s, nframes=nframes, gain=gain, **parameters)

@@ -63,8 +63,9 @@ def flag_snowballs_inplace(gdq: np.ndarray, params: JumpParams) -> int:
     if gdq.ndim != 4:
         raise ValueError(f"gdq must be (nints, ngroups, nrows, ncols), got shape {gdq.shape}")
     nints, ngroups = gdq.shape[:2]
-    persist_groups = min(params.snowball_groups_masked_next_int, ngroups)
-    carry = params.sat_required_snowball and params.mask_snowball_core_next_int and persist_groups >= 2
+    carry = params.sat_required_snowball and params.mask_snowball_core_next_int
+    persist_groups = min(params.snowball_groups_masked_next_int, ngroups) if carry else 0
+    carry = carry and persist_groups >= 2
     total = 0
     previous_cores = None
     for intg in range(nints):

@@ -4,7 +4,9 @@ This is the one place where reference files meet the science frame:
 the reference is found (CRDS or override path or in-memory model), opened
 with its datamodel, cut to the science subarray exactly as jwst cuts it
 (``jwst.lib.reffile_utils``), and returned as float32 arrays:
-gain in electrons per DN, read noise in DN per single read.
+gain in electrons per DN; read noise in DN as READNOISE references give it,
+the noise of the difference of two single-frame reads (CDS noise), which is
+how jwst and the core use it (:func:`jumpdet.detect_jumps`).
 """
 
 import logging
@@ -37,7 +39,7 @@ class References:
     Attributes
     ----------
     gain : (nrows, ncols) float32 ndarray, e/DN
-    read_noise : (nrows, ncols) float32 ndarray, DN
+    read_noise : (nrows, ncols) float32 ndarray, DN, CDS noise (see above)
     """
 
     gain: np.ndarray
