@@ -45,11 +45,10 @@ def reference_found(values, start, stride, sigma):
     return found
 
 
-def columns_clip(values, start, stride, sigma, pairs=None):
+def columns_clip(values, start, stride, sigma, *, network=True):
     """Found values, number of exactly computed columns and bounds from :func:`clip_bounds_of_columns`."""
     n = len(range(start, values.shape[0], stride))
-    if pairs is None:
-        pairs = sorting_network(n, ROW_NETWORK_LIMIT)
+    pairs = sorting_network(n, ROW_NETWORK_LIMIT) if network else None
     lower, upper = np.empty(values.shape[1]), np.empty(values.shape[1])
     workspace = column_workspace(np.empty((n, values.shape[1]), dtype=np.float32))
     exact = clip_bounds_of_columns(values, start, stride, sigma, MAXITERS, pairs, lower, upper, workspace)
@@ -165,7 +164,7 @@ def test_a_value_exactly_at_a_bound_is_decided_exactly():
 
 def test_columns_are_clipped_one_by_one_without_a_network():
     values = random_sets(7, 300, "outliers")
-    found, exact, *_ = columns_clip(values, 0, 1, 3.0, pairs=sorting_network(300))  # empty: over 256
+    found, exact, *_ = columns_clip(values, 0, 1, 3.0, network=False)
     assert exact == values.shape[1]
     assert_array_equal(found, reference_found(values, 0, 1, 3.0))
 

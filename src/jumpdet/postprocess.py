@@ -35,7 +35,6 @@ from .twopoint import electrons, read_variance, sigma_from_median
 __all__ = ["FrameInputs", "RowBlock", "postprocess_rows", "remove_jump_from_unusable_inplace"]
 
 NOT_JUMP = np.uint8(~JUMP_DET & 0xFF)
-_NO_BRACKETS = np.empty((2, 0, 0), np.float32)
 
 
 @dataclass(frozen=True)
@@ -92,67 +91,63 @@ def postprocess_rows(frame: FrameInputs, block: RowBlock, params: JumpParams) ->
     first, last = max(block.start - 1, 0), min(block.stop + 1, nrows)
     rows = slice(first, last)
     no_row = np.empty((nints, ngroups, 1, 0), dtype=np.uint8)
+    # the whole exposure when native float32 (not a view of its rows: the kernels then
+    # take one array layout, and compile once); else the block's rows, converted (FITS)
+    native = frame.data.dtype == np.float32 and frame.data.dtype.isnative
     window = _Window(
-        # one block's rows converted at a time when the data are not native float32 (FITS)
-        data=frame.data[:, :, rows].astype(np.float32, copy=False),
+        data=frame.data if native else frame.data[:, :, rows].astype(np.float32),
+        data_row0=first if native else 0,
         gdq=frame.gdq[:, :, rows],
         above=no_row if block.above is None else block.above[:, :, None],
         below=no_row if block.below is None else block.below[:, :, None],
         gain=frame.gain[rows],
         read_noise=frame.read_noise[rows],
-        medians=np.empty((0, 0)) if frame.medians is None else frame.medians[rows],
-        brackets=_NO_BRACKETS if frame.median_brackets is None else frame.median_brackets[:, rows],
         start=block.start - first,
         stop=block.stop - first,
     )
-    rules = _Rules(
-        nframes=frame.nframes,
-        neighbours=params.flag_4_neighbors,
-        low=params.min_jump_to_flag_neighbors,
-        high=params.max_jump_to_flag_neighbors,
-        after=np.array(
+    rules = _Rules(nframes=frame.nframes, pairs=sorting_network(nints * (ngroups - 1)))
+    neighbours = (
+        (params.min_jump_to_flag_neighbors, params.max_jump_to_flag_neighbors)
+        if params.flag_4_neighbors
+        else None
+    )
+    after = (
+        np.array(
             [
                 (params.after_jump_flag_e1, params.after_jump_flag_groups1),
                 (params.after_jump_flag_e2, params.after_jump_flag_groups2),
             ]
-        ),
-        pairs=sorting_network(nints * (ngroups - 1)),
+        )
+        if max(params.after_jump_flag_groups1, params.after_jump_flag_groups2) > 0
+        else None
     )
-    return _finish_block(window, rules)
+    medians = None if frame.medians is None else frame.medians[rows]
+    brackets = None if frame.median_brackets is None else frame.median_brackets[:, rows]
+    return _finish_block(window, rules, neighbours, after, medians, brackets)
 
 
 class _Window(NamedTuple):
     """A row block's arrays, over its rows ``start:stop`` and one more on each side (within the frame).
 
     ``above``/``below`` replace the live halo rows when they have any
-    columns. ``medians`` and ``brackets`` hold what the search found of the
-    median differences (empty when it has none).
+    columns. Window row ``r`` is row ``data_row0 + r`` of ``data``.
     """
 
     data: np.ndarray
+    data_row0: int
     gdq: np.ndarray
     above: np.ndarray
     below: np.ndarray
     gain: np.ndarray
     read_noise: np.ndarray
-    medians: np.ndarray
-    brackets: np.ndarray
     start: int
     stop: int
 
 
 class _Rules(NamedTuple):
-    """What the post-processing does, and the sorting network of one pixel's differences.
-
-    ``neighbours`` with the significance limits ``low`` and ``high``;
-    ``after`` holds (electrons, groups) for the two after-jump rules.
-    """
+    """Frames per group (for the read noise) and the sorting network of one pixel's differences."""
 
     nframes: int
-    neighbours: bool
-    low: float
-    high: float
-    after: np.ndarray
     pairs: np.ndarray
 
 
@@ -188,15 +183,23 @@ def _count_jumps(gdq, start, stop):
 
 
 @kernel
-def _finish_block(window, rules):
-    """Neighbours, after-jump groups and clean-up for rows ``window.start:window.stop``."""
-    gdq, start, stop, after = window.gdq, window.start, window.stop, rules.after
+def _finish_block(window, rules, neighbours, after, medians, brackets):
+    """Neighbours, after-jump groups and clean-up for rows ``window.start:window.stop``.
+
+    ``neighbours`` is the (low, high) significance range of jumps that flag
+    their neighbours, ``after`` the (electrons, groups) of the two after-jump
+    rules; ``medians`` (nrows, ncols) and ``brackets`` (2, nrows, ncols) hold
+    what the search found of the median differences. Each is None when not
+    used: numba then compiles none of its code (it prunes ``is None``
+    branches on the argument types).
+    """
+    gdq, start, stop = window.gdq, window.start, window.stop
     nints, ngroups, nrows, ncols = gdq.shape
     n_primary = _count_jumps(gdq, start, stop)
-    measures_jumps = rules.neighbours or after[0, 1] > 0 or after[1, 1] > 0
-    whole_rows = window.medians.shape[0] == 0 and window.brackets.shape[1] == 0
+    measures_jumps = neighbours is not None or after is not None
+    whole_rows = medians is None and brackets is None
     stats = _row_statistics_buffers(nints * (ngroups - 1) if measures_jumps else 0, ncols, whole_rows)
-    if rules.neighbours:
+    if neighbours is not None:
         # sources of this row and of the row above: a row's sources flag the row
         # below only once that row has been read, so that no flag set here is
         # ever taken for a source
@@ -207,16 +210,16 @@ def _finish_block(window, rules):
         n_above = 0
         for r in range(max(start - 1, 0), min(stop + 1, nrows)):
             seen = _rows_seen(window, r)
-            m = _row_statistics(window, rules, seen, r, stats)
-            n = _collect_neighbour_sources(window, seen, r, m, stats, rules, sources)
+            m = _row_statistics(window, rules, medians, brackets, seen, r, stats)
+            n = _collect_neighbour_sources(window, seen, r, m, stats, neighbours, brackets, sources)
             _flag_around_sources(gdq, sources[:n], r, r - 1, start, stop)
             _flag_around_sources(gdq, sources[:n], r, r, start, stop)
             _flag_around_sources(gdq, sources_above[:n_above], r - 1, r, start, stop)
             sources, sources_above, n_above = sources_above, sources, n
-    if after[0, 1] > 0 or after[1, 1] > 0:
+    if after is not None:
         for r in range(start, stop):
-            m = _row_statistics(window, rules, gdq[:, :, r, :], r, stats)
-            _flag_after_jumps(window, r, m, stats, after)
+            m = _row_statistics(window, rules, medians, brackets, gdq[:, :, r, :], r, stats)
+            _flag_after_jumps(window, r, m, stats, after, brackets)
     remove_jump_from_unusable_inplace(gdq[:, :, start:stop])
     return n_primary
 
@@ -273,15 +276,15 @@ def _row_statistics_buffers(nvalues, ncols, whole_rows):
 
 
 @kernel
-def _row_statistics(window, rules, seen, r, stats):
+def _row_statistics(window, rules, medians, brackets, seen, r, stats):
     """Median difference (settled or bracketed) of each pixel of row ``r`` with a jump; returns their number.
 
     ``seen`` is the row's GROUPDQ (nints, ngroups, ncols). The medians are
-    the search's when it found them (``window.medians`` not empty), or
-    bracketed by the search's ``window.brackets`` (when not empty), else
-    computed here (:func:`_jumped_medians`).
+    the search's when it found them (``medians`` not None), or bracketed by
+    the search's ``brackets`` (not None), else computed here
+    (:func:`_jumped_medians`).
     """
-    medians, brackets, gain = window.medians, window.brackets, window.gain
+    gain = window.gain
     cols, centre, settled, jumped = stats.cols, stats.centre, stats.settled, stats.jumped
     nints, ngroups, ncols = seen.shape
     jumped[:] = 0  # any JUMP_DET after the first group
@@ -296,18 +299,18 @@ def _row_statistics(window, rules, seen, r, stats):
             cols[m] = c
             stats.variance[m] = read_variance(window.read_noise[r, c], gain[r, c], rules.nframes)
             m += 1
-    if medians.shape[0]:  # the same median of the same differences
+    if medians is not None:  # the same median of the same differences
         for j in range(m):
             centre[j] = medians[r, cols[j]]
             settled[j] = True
-    elif brackets.shape[1]:
+    elif brackets is not None:
         for j in range(m):
             stats.lower[j], stats.upper[j] = brackets[0, r, cols[j]], brackets[1, r, cols[j]]
             # a bracket of one value is the median (the mean of two equal middle values)
             centre[j] = stats.lower[j]
             settled[j] = stats.lower[j] == stats.upper[j]
     else:
-        _jumped_medians(window.data, seen, gain, r, m, rules.pairs, stats)
+        _jumped_medians(window, seen, r, m, rules.pairs, stats)
     for j in range(m):
         if settled[j]:
             stats.sigma[j] = sigma_from_median(centre[j], stats.variance[j])
@@ -315,7 +318,7 @@ def _row_statistics(window, rules, seen, r, stats):
 
 
 @kernel
-def _jumped_medians(data, seen, gain, r, m, pairs, stats):
+def _jumped_medians(window, seen, r, m, pairs, stats):
     """Median differences of the ``m`` pixels ``stats.cols[:m]`` of row ``r``, settled.
 
     The differences are gathered group by group, so each read runs along the
@@ -331,7 +334,7 @@ def _jumped_medians(data, seen, gain, r, m, pairs, stats):
     for i in range(nints):
         for g in range(1, ngroups):
             for j in range(m):
-                diffs[i * (ngroups - 1) + g - 1, j] = _difference(data, seen, gain, i, g, r, cols[j])
+                diffs[i * (ngroups - 1) + g - 1, j] = _difference(window, seen, i, g, r, cols[j])
     sort_usable_columns(diffs, sorted_diffs, count[:m], pairs)
     for j in range(m):
         centre[j] = median_of_sorted(sorted_diffs[:, j], count[j])
@@ -339,14 +342,14 @@ def _jumped_medians(data, seen, gain, r, m, pairs, stats):
 
 
 @kernel
-def _settle(data, seen, gain, r, stats, j):
+def _settle(window, seen, r, stats, j):
     """Find the exact median difference of jumped pixel ``j`` of row ``r`` (one selection), and its sigma."""
     c = stats.cols[j]
     nints, ngroups = seen.shape[:2]
     values = stats.diffs[: nints * (ngroups - 1)]
     for i in range(nints):
         for g in range(1, ngroups):
-            values[i * (ngroups - 1) + g - 1] = _difference(data, seen, gain, i, g, r, c)
+            values[i * (ngroups - 1) + g - 1] = _difference(window, seen, i, g, r, c)
     stats.centre[j] = usable_median(values, stats.one_pixel)
     stats.sigma[j] = sigma_from_median(stats.centre[j], stats.variance[j])
     stats.settled[j] = True
@@ -392,11 +395,11 @@ def _set_jump_if_usable(gdq, i, g, r, c):
 
 
 @kernel
-def _difference(data, seen, gain, i, g, r, c):
+def _difference(window, seen, i, g, r, c):
     """Electron difference ending at group ``g`` (float32), NaN if either group is unusable."""
-    return electrons(data[i, g, r, c], seen[i, g, c], gain[r, c]) - electrons(
-        data[i, g - 1, r, c], seen[i, g - 1, c], gain[r, c]
-    )
+    data, gain, row = window.data, window.gain[r, c], window.data_row0 + r
+    now = electrons(data[i, g, row, c], seen[i, g, c], gain)
+    return now - electrons(data[i, g - 1, row, c], seen[i, g - 1, c], gain)
 
 
 @kernel
@@ -410,14 +413,14 @@ def _rows_seen(window, r):
 
 
 @kernel
-def _collect_neighbour_sources(window, seen, r, m, stats, rules, sources):
-    """Store in ``sources`` the row's jumps whose significance is strictly between the rules' limits.
+def _collect_neighbour_sources(window, seen, r, m, stats, neighbours, brackets, sources):
+    """Store in ``sources`` the row's jumps whose significance is strictly inside ``neighbours`` (low, high).
 
     Each as its flat index ``(i * ngroups + g) * ncols + c`` in the row's
     GROUPDQ; returns their number.
     """
     cols, settled, lower, upper = stats.cols, stats.settled, stats.lower, stats.upper
-    data, gain, low, high = window.data, window.gain, rules.low, rules.high
+    low, high = neighbours
     ngroups, ncols = seen.shape[1], seen.shape[2]
     # the jumps first, then all their differences, then the verdicts: the ramp's
     # values lie a frame apart and are mostly cache misses, which overlap in a
@@ -428,7 +431,7 @@ def _collect_neighbour_sources(window, seen, r, m, stats, rules, sources):
     for k in range(n):
         plane, j = divmod(sources[k], m)
         i, g = divmod(plane, ngroups)
-        differences[k] = _difference(data, seen, gain, i, g, r, cols[j])
+        differences[k] = _difference(window, seen, i, g, r, cols[j])
     kept = 0
     for k in range(n):  # kept <= k: the sources overwrite the jumps already judged
         plane, j = divmod(sources[k], m)
@@ -436,10 +439,10 @@ def _collect_neighbour_sources(window, seen, r, m, stats, rules, sources):
         # jwst's significance |d - median| / sigma(median); with only a bracket
         # of the median, its bounds over the bracket often decide
         verdict = _UNDECIDED
-        if not settled[j]:
+        if brackets is not None and not settled[j]:  # only bracketed medians are unsettled
             verdict = _ratio_verdict(d, lower[j], upper[j], stats.variance[j], low, high)
             if verdict == _UNDECIDED:
-                _settle(data, seen, gain, r, stats, j)
+                _settle(window, seen, r, stats, j)
         if verdict == _UNDECIDED:
             inside = low < abs(d - stats.centre[j]) / stats.sigma[j] < high
             verdict = _INSIDE if inside else _OUTSIDE
@@ -491,27 +494,27 @@ def _flag_around_sources(gdq, sources, source_row, row, start, stop):
 
 
 @kernel
-def _flag_after_jumps(window, r, m, stats, after):
+def _flag_after_jumps(window, r, m, stats, after, brackets):
     """Flag the groups after each jump of row ``r`` that is large enough.
 
     A jump at least ``after[k, 0]`` electrons above the median difference
     flags the next ``after[k, 1]`` groups; the longer reach wins. All jumps
     are measured before any group is flagged.
     """
-    data, gdq, gain = window.data, window.gdq, window.gain
+    gdq = window.gdq
     cols, centre = stats.cols, stats.centre
     nints, ngroups = gdq.shape[:2]
     seen = gdq[:, :, r, :]
     reach = np.zeros((nints, ngroups), dtype=np.int64)
     for j in range(m):
         c = cols[j]
-        if not stats.settled[j]:
-            _settle(data, seen, gain, r, stats, j)
+        if brackets is not None and not stats.settled[j]:  # only bracketed medians are unsettled
+            _settle(window, seen, r, stats, j)
         reach[:] = 0
         for i in range(nints):
             for g in range(1, ngroups):
                 if seen[i, g, c] & JUMP_DET:
-                    amplitude = np.float64(_difference(data, seen, gain, i, g, r, c)) - centre[j]
+                    amplitude = np.float64(_difference(window, seen, i, g, r, c)) - centre[j]
                     for k in range(2):
                         if amplitude >= after[k, 0]:
                             reach[i, g] = max(reach[i, g], int(after[k, 1]))

@@ -35,7 +35,6 @@ residuals, float64 medians and ratios) because the iterative search compares
 ratios for equality with their maximum.
 """
 
-from enum import IntEnum
 from typing import NamedTuple
 
 import numpy as np
@@ -59,8 +58,6 @@ from .params import JumpParams
 from .plan import DetectionPath
 
 __all__ = ["electrons", "find_jumps_in_tile", "read_variance", "sigma_from_median"]
-
-_NO_PAIRS = np.empty((0, 2), np.int64)
 
 
 @kernel
@@ -175,18 +172,17 @@ def _threshold_for(n_usable, thresholds):
 
 
 @kernel
-def _single_pass_row(diffs, gdq, row, c0, variance, threshold, sorted_diffs, count, networks, centre, sigma):
-    """Flag every difference of a row more than ``threshold`` sigma from its pixel's median.
+def _single_pass_row(diffs, gdq, row, c0, variance, single_pass, sorted_diffs, count, centre, sigma):
+    """Flag every difference of a row more than the threshold (sigma) from its pixel's median.
 
     Only the medians are needed, so a row whose differences are all usable
-    is ordered by the median network alone (``networks`` holds the sorting
-    and the median networks). ``residual / sigma > threshold`` is decided by
-    the division itself, as jwst does.
+    is ordered by the median network alone. ``residual / sigma > threshold``
+    is decided by the division itself, as jwst does.
     """
-    pairs, median_pairs = networks
+    threshold = single_pass.threshold
     nvalues, ncols = diffs.shape
     ndiffs = gdq.shape[1] - 1
-    order_columns_for_medians(diffs, sorted_diffs, count, pairs, median_pairs)
+    order_columns_for_medians(diffs, sorted_diffs, count, single_pass.pairs, single_pass.median_pairs)
     for c in range(ncols):
         centre[c] = median_of_sorted(sorted_diffs[:, c], count[c])
         sigma[c] = sigma_from_median(centre[c], variance[c])
@@ -205,7 +201,7 @@ def _flag_far_from_centre(values, group, centre, sigma, threshold):
 
 
 @kernel
-def _iterative_row(diffs, gdq, row, c0, variance, thresholds, sorted_diffs, count, pairs, centre, sigma):
+def _iterative_row(diffs, gdq, row, c0, variance, iterative, sorted_diffs, count, centre, sigma):
     """The iterative search on a row: a vectorised first pass screens the pixels.
 
     A pixel whose first pass finds nothing is finished (the search stops
@@ -213,10 +209,11 @@ def _iterative_row(diffs, gdq, row, c0, variance, thresholds, sorted_diffs, coun
     The screen's median and arithmetic are the search's own; its threshold
     is lowered by a relative 1e-6 so that it can only pass too many pixels.
     """
+    thresholds = iterative.thresholds
     nvalues, ncols = diffs.shape
     nints, ngroups = gdq.shape[:2]
     np.abs(diffs, diffs)
-    sort_usable_columns(diffs, sorted_diffs, count, pairs)
+    sort_usable_columns(diffs, sorted_diffs, count, iterative.pairs)
     largest = np.zeros(ncols, dtype=np.float32)  # largest |residual| of each pixel
     for c in range(ncols):
         centre[c] = clipped_median_of_sorted(sorted_diffs[:, c], count[c])
@@ -231,7 +228,8 @@ def _iterative_row(diffs, gdq, row, c0, variance, thresholds, sorted_diffs, coun
     has_jump = np.empty(nints, np.bool_)
     for c in range(ncols):
         if largest[c] / sigma[c] * (1.0 + 1e-6) > _threshold_for(count[c], thresholds):
-            values[:] = diffs[:, c]
+            for k in range(nvalues):  # element by element: an array copy compiles seconds of checks
+                values[k] = diffs[k, c]
             _iterative_pixel(values, scratch, ratio, has_jump, variance[c], thresholds, found)
             _flag_found(gdq, row, c0 + c, found, ngroups - 1)
 
@@ -270,14 +268,6 @@ def _flag_outside(values, group, lower, upper):
         group[c] |= JUMP_DET * ((abs(v) < np.inf) & ((v < lower[c]) | (v > upper[c])))
 
 
-class _Path(IntEnum):
-    """:class:`jumpdet.plan.DetectionPath` as the kernels take it (numba compares integers)."""
-
-    ITERATIVE = 0
-    SINGLE_PASS = 1
-    SIGMA_CLIP = 2
-
-
 class _Tile(NamedTuple):
     """The arrays a search reads and writes, and where its tile lies in them.
 
@@ -294,42 +284,55 @@ class _Tile(NamedTuple):
     bounds: tuple[int, int, int, int]
 
 
-class _Search(NamedTuple):
-    """How to search: the path, its thresholds and the sorting networks it uses.
+# One bundle per detection path; a kernel is given the one of its path and None
+# for the others, so numba compiles only that path (it prunes ``is not None``
+# branches on the types of the arguments).
 
-    ``thresholds`` are for 4+, 3 and 2 usable differences; ``pairs`` sorts
-    the values of a pixel (or of a clipped set), ``median_pairs`` finds the
-    median of a pixel with all its values usable
-    (:func:`jumpdet._stats.medians.median_network`, single pass only),
-    ``sample_pairs`` sorts the sample that brackets a median.
+
+class _Iterative(NamedTuple):
+    """The iterative path: thresholds for 4+, 3 and 2 usable differences; the network sorting a pixel."""
+
+    thresholds: np.ndarray
+    pairs: np.ndarray
+
+
+class _SinglePass(NamedTuple):
+    """The single pass: its threshold, the sorting and median networks of a pixel's values.
+
+    ``medians`` (nrows, ncols) float64 receives each pixel's median
+    difference, unless it is empty.
     """
 
-    path: int
-    thresholds: np.ndarray
-    nframes: int
-    only_use_ints: bool
+    threshold: float
     pairs: np.ndarray
     median_pairs: np.ndarray
+    medians: np.ndarray
+
+
+class _SigmaClip(NamedTuple):
+    """Sigma clipping: its threshold, the set of values clipped, and the network sorting one set."""
+
+    threshold: float
+    only_use_ints: bool
+    pairs: np.ndarray
+
+
+class _Brackets(NamedTuple):
+    """Where brackets of the median differences go ((2, nrows, ncols) float32), and the sample's network."""
+
+    planes: np.ndarray
     sample_pairs: np.ndarray
 
 
-class _MedianPlanes(NamedTuple):
-    """Where the search leaves what it learns of each pixel's median difference (empty: nowhere).
+@kernel
+def _search_rows(tile, nframes, iterative, single_pass, sigma_clip, brackets):
+    """OR JUMP_DET into ``tile.gdq`` for the rows and columns of the tile.
 
-    ``medians`` (nrows, ncols) float64: the single pass's exact medians;
-    ``brackets`` (2, nrows, ncols) float32: the other paths' brackets
+    One of ``iterative``, ``single_pass`` and ``sigma_clip`` is given, the
+    others are None; ``brackets`` is None unless the medians are bracketed
     (:func:`_bracket_row_medians`).
     """
-
-    medians: np.ndarray
-    brackets: np.ndarray
-
-
-@kernel
-def _search_rows(tile, search, planes):
-    """OR JUMP_DET into ``tile.gdq`` for the rows and columns of the tile."""
-    gdq, gain, read_noise, brackets = tile.gdq, tile.gain, tile.read_noise, planes.brackets
-    thresholds, pairs = search.thresholds, search.pairs
+    gdq, gain, read_noise = tile.gdq, tile.gain, tile.read_noise
     nints, ngroups = gdq.shape[:2]
     r0, r1, c0, c1 = tile.bounds
     ncols = c1 - c0
@@ -339,39 +342,27 @@ def _search_rows(tile, search, planes):
     previous = np.empty(ncols, dtype=np.float32)
     count = np.empty(ncols, dtype=np.int64)
     variance, centre, sigma = np.empty(ncols), np.empty(ncols), np.empty(ncols)
-    workspace = column_workspace(sorted_diffs)
-    bracket_scratch = np.empty((2, ncols) if brackets.shape[1] else (2, 0))
+    if sigma_clip is not None:
+        workspace = column_workspace(sorted_diffs)
+    if brackets is not None:
+        scratch = np.empty((2, ncols))
     for row in range(r0, r1):
         _fill_row_differences(tile.data, tile.origin, gdq, gain, row, c0, diffs, previous)
         for c in range(ncols):
-            variance[c] = read_variance(read_noise[row, c0 + c], gain[row, c0 + c], search.nframes)
-        if brackets.shape[1]:  # before the iterative search makes the differences absolute
-            lower, upper = brackets[0, row, c0:c1], brackets[1, row, c0:c1]
-            _bracket_row_medians(
-                diffs, search.sample_pairs, lower, upper, bracket_scratch[0], bracket_scratch[1]
-            )
-        if search.path == _Path.ITERATIVE:
-            _iterative_row(
-                diffs, gdq, row, c0, variance, thresholds, sorted_diffs, count, pairs, centre, sigma
-            )
-        elif search.path == _Path.SINGLE_PASS:
-            _single_pass_row(
-                diffs,
-                gdq,
-                row,
-                c0,
-                variance,
-                thresholds[0],
-                sorted_diffs,
-                count,
-                (pairs, search.median_pairs),
-                centre,
-                sigma,
-            )
-            if planes.medians.shape[0]:
-                planes.medians[row, c0:c1] = centre
-        else:
-            _sigma_clip_row(diffs, gdq, row, c0, thresholds[0], search.only_use_ints, pairs, workspace)
+            variance[c] = read_variance(read_noise[row, c0 + c], gain[row, c0 + c], nframes)
+        if brackets is not None:  # before the iterative search makes the differences absolute
+            lower, upper = brackets.planes[0, row, c0:c1], brackets.planes[1, row, c0:c1]
+            _bracket_row_medians(diffs, brackets.sample_pairs, lower, upper, scratch[0], scratch[1])
+        if iterative is not None:
+            _iterative_row(diffs, gdq, row, c0, variance, iterative, sorted_diffs, count, centre, sigma)
+        if single_pass is not None:
+            _single_pass_row(diffs, gdq, row, c0, variance, single_pass, sorted_diffs, count, centre, sigma)
+            if single_pass.medians.shape[0]:
+                for c in range(ncols):
+                    single_pass.medians[row, c0 + c] = centre[c]
+        if sigma_clip is not None:
+            clip = sigma_clip
+            _sigma_clip_row(diffs, gdq, row, c0, clip.threshold, clip.only_use_ints, clip.pairs, workspace)
 
 
 @kernel
@@ -437,23 +428,24 @@ def find_jumps_in_tile(
         block, origin = data[:, :, r0:r1, c0:c1].astype(np.float32), (r0, c0)
     # every path sorts a whole row of pixels at once: sigma clipping each set of
     # values it clips, the others all the differences of a pixel
+    path = DetectionPath(path)
     per_pixel = nints * (ngroups - 1)
     per_set = nints if path == DetectionPath.SIGMA_CLIP and params.only_use_ints else per_pixel
-    search = _Search(
-        path=_Path[DetectionPath(path).name],
-        thresholds=np.array(
-            [
-                params.rejection_threshold,
-                params.four_group_rejection_threshold,
-                params.three_group_rejection_threshold,
-            ]
-        ),
-        nframes=params.nframes,
-        only_use_ints=params.only_use_ints,
-        pairs=sorting_network(per_set, ROW_NETWORK_LIMIT),
-        median_pairs=median_network(per_pixel) if path == DetectionPath.SINGLE_PASS else _NO_PAIRS,
-        sample_pairs=sorting_network(MEDIAN_SAMPLE),
-    )
+    pairs = sorting_network(per_set, ROW_NETWORK_LIMIT)
+    iterative = single_pass = sigma_clip = None
+    if path == DetectionPath.ITERATIVE:
+        thresholds = (
+            params.rejection_threshold,
+            params.four_group_rejection_threshold,
+            params.three_group_rejection_threshold,
+        )
+        iterative = _Iterative(np.array(thresholds), pairs)
+    elif path == DetectionPath.SINGLE_PASS:
+        found = np.empty((0, 0)) if medians is None else medians
+        single_pass = _SinglePass(params.rejection_threshold, pairs, median_network(per_pixel), found)
+    else:
+        sigma_clip = _SigmaClip(params.rejection_threshold, params.only_use_ints, pairs)
+    brackets = None if median_brackets is None else _Brackets(median_brackets, sorting_network(MEDIAN_SAMPLE))
     tile = _Tile(
         block,
         origin,
@@ -462,8 +454,4 @@ def find_jumps_in_tile(
         read_noise.astype(np.float32, copy=False),
         (r0, r1, c0, c1),
     )
-    planes = _MedianPlanes(
-        np.empty((0, 0)) if medians is None else medians,
-        np.empty((2, 0, 0), np.float32) if median_brackets is None else median_brackets,
-    )
-    _search_rows(tile, search, planes)
+    _search_rows(tile, params.nframes, iterative, single_pass, sigma_clip, brackets)

@@ -289,24 +289,28 @@ def median_of_sorted(s, n):
 
 
 @lru_cache(maxsize=64)
-def sorting_network(n: int, limit: int = NETWORK_LIMIT) -> np.ndarray:
+def sorting_network(n: int, limit: int = NETWORK_LIMIT) -> np.ndarray | None:
     """Compare-exchange pairs that sort ``n`` values: Batcher's odd-even merge sort.
 
     Built for the next power of two and pruned to pairs within ``n``: the
     padding positions hold +inf, which no compare-exchange would move.
-    Empty above ``limit`` values (columns are sorted one by one then).
+    None above ``limit`` values: columns are sorted one by one then, by code
+    that numba compiles only for kernels given None (it prunes ``is None``
+    branches on argument types), which saves seconds of compilation.
 
     Returns
     -------
-    (npairs, 2) int64 ndarray
+    (npairs, 2) int64 ndarray or None
         Apply in order: ``lo, hi = min, max`` of the entries at the two indices.
     """
+    if n > limit:
+        return None
     size = 1
     while size < n:
         size *= 2
     pairs = []
     merged = 1
-    while merged < size and n <= limit:
+    while merged < size:
         span = merged
         while span >= 1:
             for start in range(span % merged, size - span, 2 * span):
@@ -327,11 +331,14 @@ def median_network(n: int) -> np.ndarray:
     ``(n - 1) // 2`` and ``n // 2`` is dropped (walking the network
     backwards): about a fifth of them. The other positions are left
     unsorted, so the result serves a median of all ``n`` values only.
-    Empty above :data:`NETWORK_LIMIT` values.
+    None above :data:`NETWORK_LIMIT` values.
     """
+    network = sorting_network(n)
+    if network is None:
+        return None
     needed = {(n - 1) // 2, n // 2}
     kept = []
-    for a, b in sorting_network(n)[::-1]:
+    for a, b in network[::-1]:
         if a in needed or b in needed:
             kept.append((a, b))
             needed.update((int(a), int(b)))
@@ -351,8 +358,8 @@ def sort_usable_columns(values, out, count, pairs):
         usable values are the first entries of each column.
     count : (ncols,) int ndarray
         Receives the number of non-NaN values per column.
-    pairs : (npairs, 2) int ndarray
-        :func:`sorting_network` of ``n``; empty to sort column by column.
+    pairs : (npairs, 2) int ndarray or None
+        :func:`sorting_network` of ``n``; None to sort column by column.
     """
     _copy_usable_columns(values, out, count)
     _sort_copied_columns(out, pairs)
@@ -363,7 +370,7 @@ def order_columns_for_medians(values, out, count, pairs, median_pairs):
     """:func:`sort_usable_columns`, or less where only the medians of full columns are needed.
 
     When every column of ``values`` is usable throughout, ``median_pairs``
-    (:func:`median_network`, if not empty) puts just the two middle values
+    (:func:`median_network`, if not None) puts just the two middle values
     of each in place, which is all :func:`median_of_sorted` reads; else
     the columns are sorted with ``pairs``. A whole row decides, so that the
     network still runs across all its columns at once.
@@ -373,7 +380,10 @@ def order_columns_for_medians(values, out, count, pairs, median_pairs):
     full = True
     for c in range(count.size):
         full &= count[c] == n
-    _sort_copied_columns(out, median_pairs if full and median_pairs.shape[0] else pairs)
+    if median_pairs is not None and full:
+        _sort_copied_columns(out, median_pairs)
+    else:
+        _sort_copied_columns(out, pairs)
 
 
 @kernel
@@ -390,11 +400,16 @@ def _copy_usable_columns(values, out, count):
 
 @kernel
 def _sort_copied_columns(out, pairs):
-    if out.shape[0] > 1 and pairs.shape[0] == 0:
+    if pairs is None:  # no network for this many values: column by column
+        column = np.empty(out.shape[0], out.dtype)
         for c in range(out.shape[1]):
-            out[:, c] = np.sort(out[:, c])
-        return
-    sort_columns(out, pairs)
+            for k in range(out.shape[0]):
+                column[k] = out[k, c]
+            column.sort()
+            for k in range(out.shape[0]):
+                out[k, c] = column[k]
+    else:
+        sort_columns(out, pairs)
 
 
 @kernel

@@ -198,10 +198,9 @@ def clip_bounds_of_columns(values, start, stride, sigma, maxiters, pairs, lower,
     start, stride : int
     sigma : float
     maxiters : int
-    pairs : (npairs, 2) int ndarray
-        :func:`jumpdet._stats.medians.sorting_network` of the set's size; if empty
-        (and the sets have more than one value), every column is computed
-        with :func:`exact_column_bounds`.
+    pairs : (npairs, 2) int ndarray or None
+        :func:`jumpdet._stats.medians.sorting_network` of the set's size; if
+        None, every column is computed with :func:`exact_column_bounds`.
     lower, upper : (ncols,) float64 ndarray
         Receive the bounds (NaN for a column without finite values).
     workspace : ColumnWorkspace
@@ -217,7 +216,7 @@ def clip_bounds_of_columns(values, start, stride, sigma, maxiters, pairs, lower,
     n = len(range(start, values.shape[0], stride))
     if ws.ordered.shape[0] < n or ws.ordered.shape[1] != ncols:
         raise ValueError("the workspace does not fit the values")
-    if n > 1 and pairs.shape[0] == 0:
+    if pairs is None:
         for c in range(ncols):
             lower[c], upper[c] = exact_column_bounds(values, start, stride, c, sigma, maxiters, ws.buffer)
         return ncols

@@ -262,7 +262,7 @@ def _clipped_and_medians(diffs: np.ndarray, pairs: np.ndarray):
     ordered = np.empty_like(values)
     clip_bounds_of_columns(values, 0, 1, 5.0, MAXITERS, pairs, lower, upper, column_workspace(ordered))
     clipped = _kept_or_nan(values, lower, upper)
-    if nints > 1 and not pairs.size:  # too many values for the network: nothing was sorted
+    if pairs is None:  # too many values for a network: nothing was sorted
         median = nanmedian_last_axis(clipped.T)
     else:  # the clipping sorted every pixel's values: the kept ones are a run of them
         median = _medians_within(ordered, lower, upper, nints >= 600)
