@@ -16,6 +16,7 @@ DOC = Path(__file__).parents[1] / "docs" / "architecture.rst"
 ORDER = [
     "cli",
     "cli.demo",
+    "cli.compile",
     "entry_points",
     "pipeline",
     "step",

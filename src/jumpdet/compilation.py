@@ -2,12 +2,25 @@
 
 Every compiled function of jumpdet is declared with :func:`kernel`, so the
 options live here once: the kernels release the GIL (tiles and planes run on
-threads) and are cached on disk by numba after their first compilation.
+threads) and are cached on disk by numba after their first compilation
+(in ``NUMBA_CACHE_DIR`` if set, else in ``__pycache__`` next to the sources).
+:func:`announcing_compilation` tells a caller when numba is about to compile,
+which happens only when its cache lacks a kernel.
 """
 
-from numba import njit
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
-__all__ = ["kernel"]
+from numba import njit
+from numba.core import event
+
+__all__ = ["COMPILING_MESSAGE", "announcing_compilation", "kernel"]
+
+COMPILING_MESSAGE = (
+    "Compiling jumpdet's kernels for this kind of data: a one-time wait (numba caches them "
+    "on disk; 'jumpdet compile' compiles them all ahead of time)"
+)
 
 _OPTIONS = {"nogil": True, "cache": True}
 
@@ -33,3 +46,47 @@ def kernel(function=None, *, numpy_division=False):
     options = dict(_OPTIONS, error_model="numpy") if numpy_division else _OPTIONS
     compile_ = njit(**options)
     return compile_ if function is None else compile_(function)
+
+
+class _FirstCompilation(event.Listener):
+    """Calls ``announce`` at the first compilation it hears of (from any thread), once."""
+
+    def __init__(self, announce: Callable[[], None]):
+        self._announce, self._pending, self._lock = announce, True, threading.Lock()
+
+    def on_start(self, ev) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, False
+        if pending:
+            self._announce()
+
+    def on_end(self, ev) -> None:
+        pass
+
+
+@contextmanager
+def announcing_compilation(announce: Callable[[], None]) -> Iterator[None]:
+    """Call ``announce()`` once, just before numba starts compiling inside this block.
+
+    Nothing is called when every kernel the block runs is already compiled
+    or found in numba's disk cache: numba signals only real compilations.
+
+    Parameters
+    ----------
+    announce : callable
+        Called without arguments, at most once, from the thread that is
+        about to compile.
+
+    Yields
+    ------
+    None
+        The block runs with the listener installed.
+
+    Examples
+    --------
+    >>> import logging
+    >>> with announcing_compilation(lambda: logging.getLogger("jumpdet").info(COMPILING_MESSAGE)):
+    ...     pass
+    """
+    with event.install_listener("numba:compile", _FirstCompilation(announce)):
+        yield

@@ -16,12 +16,14 @@ bounded (see :mod:`jumpdet.tiling`), in this order, which is jwst 3.0's:
 No step, datamodel, file or logging configuration is involved here.
 """
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from ._stats.medians import NETWORK_LIMIT
+from .compilation import COMPILING_MESSAGE, announcing_compilation
 from .exposure import all_do_not_use_groups, check_exposure_shapes, pack_unusable
 from .flags import DO_NOT_USE, JUMP_DET, NO_GAIN_VALUE
 from .params import JumpParams
@@ -31,6 +33,8 @@ from .tiling import Tile, plan_tiles
 from .twopoint import find_jumps_in_tile
 
 __all__ = ["JumpResult", "JumpStats", "detect_jumps", "detect_jumps_inplace"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,11 @@ def detect_jumps_inplace(
     params = JumpParams() if params is None else params
     check_exposure_shapes(data, groupdq, pixeldq, gain, read_noise)
     gain, read_noise = _float32_references(gain, read_noise)
+    with announcing_compilation(lambda: log.info(COMPILING_MESSAGE)):
+        return _detect_inplace(data, groupdq, pixeldq, gain, read_noise, params, max_workers)
+
+
+def _detect_inplace(data, groupdq, pixeldq, gain, read_noise, params, max_workers) -> JumpStats:
     flag_bad_gain_inplace(pixeldq, gain)
     plan = plan_detection(all_do_not_use_groups(groupdq), params)
     # jwst blanks the electrons at input SAT/DNU groups only when the search runs

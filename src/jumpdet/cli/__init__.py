@@ -1,4 +1,4 @@
-"""The ``jumpdet`` command: ``demo``, ``crds-cache`` and ``collect-cfgs``.
+"""The ``jumpdet`` command: ``demo``, ``compile``, ``crds-cache`` and ``collect-cfgs``.
 
 Expected failures (bad paths, CRDS not available, bad input) end with one
 line on stderr and exit status 2; anything else is a bug and shows its traceback.
@@ -16,7 +16,18 @@ __all__ = ["main"]
 def _demo(args) -> None:
     from .demo import run_demo
 
-    print(run_demo(args.outdir, seed=args.seed).summary())
+    def announce(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    print(run_demo(args.outdir, seed=args.seed, announce=announce).summary())
+
+
+def _compile(args) -> None:
+    from .compile import cache_location, compile_kernels
+
+    print(f"compiling jumpdet's kernels into {cache_location()}", file=sys.stderr)
+    seconds = compile_kernels(args.only)
+    print(f"done in {sum(seconds.values()):.1f} s", file=sys.stderr)
 
 
 def _crds_cache(args) -> None:
@@ -81,6 +92,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=0, help="random seed of the synthetic exposure")
     demo.set_defaults(run=_demo)
+
+    from .compile import WORKLOADS
+
+    compile_ = commands.add_parser(
+        "compile",
+        help="compile the detection kernels ahead of time into numba's disk cache (for images and clusters)",
+    )
+    compile_.add_argument(
+        "--only", nargs="+", choices=list(WORKLOADS), help="compile only these paths (default: all)"
+    )
+    compile_.set_defaults(run=_compile)
 
     cache = commands.add_parser(
         "crds-cache", help="build an offline CRDS cache; print the variables to export"

@@ -10,6 +10,7 @@ against the injected truth.
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -104,8 +105,14 @@ def configure_crds(cache_dir: Path | None = None) -> str:
     return f"jumpdet's offline cache at {root} ({state}){why}"
 
 
-def run_demo(outdir, *, seed: int = 0, cache_dir: Path | None = None) -> DemoReport:
-    """Run the demo, writing into ``outdir``; return the :class:`DemoReport`."""
+def run_demo(
+    outdir, *, seed: int = 0, cache_dir: Path | None = None, announce: Callable[[str], None] = log.info
+) -> DemoReport:
+    """Run the demo, writing into ``outdir``; return the :class:`DemoReport`.
+
+    ``announce`` receives one line before kernels are compiled, if they are
+    (the first run after installation).
+    """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     crds_source = configure_crds(cache_dir)
@@ -117,7 +124,7 @@ def run_demo(outdir, *, seed: int = 0, cache_dir: Path | None = None) -> DemoRep
     input_file = outdir / INPUT_NAME
     with to_ramp_model(sim, filename=INPUT_NAME) as model:
         model.save(input_file)
-    kernel_seconds = _ready_kernels(sim)
+    kernel_seconds = _ready_kernels(sim, announce)
     start = time.perf_counter()
     result = JumpStep.call(str(input_file), save_results=True, output_dir=str(outdir))
     seconds = time.perf_counter() - start
@@ -129,7 +136,7 @@ def run_demo(outdir, *, seed: int = 0, cache_dir: Path | None = None) -> DemoRep
     return replace(report, crds_exports=export_lines(os.environ["CRDS_PATH"]))
 
 
-def _ready_kernels(sim) -> float:
+def _ready_kernels(sim, announce: Callable[[str], None]) -> float:
     """Seconds to get the compiled kernels ready: detection on a strip of the ramp.
 
     The first run after installation compiles them (tens of seconds, once);
@@ -138,19 +145,19 @@ def _ready_kernels(sim) -> float:
     the strip is laid out as the step's frame will be: tall enough to be cut
     into several tiles, its data big-endian, its references contiguous.
     """
+    from ..compilation import COMPILING_MESSAGE, announcing_compilation
     from ..detect import detect_jumps
-    from ..params import JumpParams
 
     strip = np.s_[..., :16]
     start = time.perf_counter()
-    detect_jumps(
-        sim.data[strip].astype(">f4"),  # big-endian, as FITS gives them
-        sim.groupdq[strip],
-        sim.pixeldq[strip],
-        gain=np.ascontiguousarray(sim.gain[strip]),  # whole rows of references, as the step's
-        read_noise=np.ascontiguousarray(sim.read_noise[strip]),
-        params=JumpParams(),
-    )
+    with announcing_compilation(lambda: announce(COMPILING_MESSAGE)):
+        detect_jumps(
+            sim.data[strip].astype(">f4"),  # big-endian, as FITS gives them
+            sim.groupdq[strip],
+            sim.pixeldq[strip],
+            gain=np.ascontiguousarray(sim.gain[strip]),  # whole rows of references, as the step's
+            read_noise=np.ascontiguousarray(sim.read_noise[strip]),
+        )
     return time.perf_counter() - start
 
 

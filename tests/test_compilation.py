@@ -1,0 +1,60 @@
+"""Compilation: announced once when it happens, never when the kernels are cached; done ahead by
+``jumpdet compile``."""
+
+import os
+import subprocess
+import sys
+
+import numba
+
+from jumpdet.compilation import COMPILING_MESSAGE, announcing_compilation
+
+# Detection on a small iterative-path ramp, logging to stderr as strun does.
+DETECT = """
+import logging
+logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+from jumpdet import detect_jumps
+from jumpdet.simulate.ramps import simulate_ramp
+ramp = simulate_ramp((1, 6, 8, 16), seed=1, jump_fraction=0.05)
+detect_jumps(ramp.data, ramp.groupdq, ramp.pixeldq, gain=ramp.gain, read_noise=ramp.read_noise)
+"""
+
+
+def test_a_compilation_is_announced_once_before_it_starts():
+    heard = []
+
+    @numba.njit
+    def double(x):
+        return 2 * x
+
+    with announcing_compilation(lambda: heard.append("announced")):
+        assert double(1) == 2 and double(1.5) == 3.0  # two compilations, one announcement
+    assert heard == ["announced"]
+
+
+def test_nothing_is_announced_when_the_kernels_are_compiled():
+    @numba.njit
+    def triple(x):
+        return 3 * x
+
+    triple(1)
+    heard = []
+    with announcing_compilation(lambda: heard.append("announced")):
+        assert triple(2) == 6
+    assert heard == []
+
+
+def run(args, cache_dir):
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
+    return subprocess.run(args, env=env, capture_output=True, text=True, check=True, timeout=1800)
+
+
+def test_a_cold_cache_is_announced_once(tmp_path):
+    assert run([sys.executable, "-c", DETECT], tmp_path).stderr.count(COMPILING_MESSAGE) == 1
+
+
+def test_jumpdet_compile_leaves_nothing_to_compile(tmp_path):
+    jumpdet_compile = "import sys; from jumpdet.cli import main; sys.exit(main())"
+    compiled = run([sys.executable, "-c", jumpdet_compile, "compile", "--only", "iterative"], tmp_path)
+    assert "iterative" in compiled.stdout and str(tmp_path) in compiled.stderr
+    assert COMPILING_MESSAGE not in run([sys.executable, "-c", DETECT], tmp_path).stderr
