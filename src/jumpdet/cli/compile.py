@@ -78,9 +78,10 @@ def _snowballs() -> None:
 def _showers() -> None:
     from ..simulate.events import shower_ramp
 
-    ramp = shower_ramp(ngroups=12, shape=(96, 104), n_showers=2, seed=0)
+    # jwst searches showers from 10 usable differences on (the first and last groups are DO_NOT_USE)
+    ramp = shower_ramp(ngroups=14, shape=(96, 104), n_showers=2, seed=0)
     _events(ramp, find_showers=True)
-    clustered = shower_ramp(nints=3, ngroups=6, shape=(96, 104), n_showers=2, seed=0)
+    clustered = shower_ramp(nints=3, ngroups=8, shape=(96, 104), n_showers=2, seed=0)
     _events(clustered, find_showers=True, minimum_sigclip_groups=3)  # clipped statistics
 
 
