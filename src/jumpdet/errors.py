@@ -21,6 +21,7 @@ class JumpdetError(StpipeExitException):
             self.filename = str(filename)
 
     def __str__(self) -> str:
+        """The one-line message."""
         return self.args[0]
 
     @property
