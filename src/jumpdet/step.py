@@ -15,9 +15,9 @@ from stdatamodels.jwst.datamodels import RampModel
 
 from .detect import JumpStats, detect_jumps_inplace
 from .errors import BadInputError
+from .exposure import all_do_not_use_groups
 from .inputs import READ_ERRORS, check_file, check_not_empty, file_error
 from .params import params_from_step
-from .plan import all_do_not_use_groups
 from .references.crds_access import CrdsOptionalMixin
 from .references.loading import load_references
 from .saving import AtomicSaveMixin
