@@ -16,8 +16,9 @@ from numpy.testing import assert_array_equal
 
 from conftest import make_ramp_model, make_references
 from jumpdet import JumpStep
+from jumpdet.exposure import all_do_not_use_groups
 from jumpdet.params import params_from_step
-from jumpdet.plan import all_do_not_use_groups, plan_detection
+from jumpdet.plan import plan_detection
 from jumpdet.references.loading import load_references
 
 pytestmark = pytest.mark.oracle
