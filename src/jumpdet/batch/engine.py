@@ -1,0 +1,225 @@
+"""Many files on Dask distributed: a LocalCluster of worker processes, or the user's cluster.
+
+The client sends one task per file (paths and parameters only), keeps at most
+one task per worker thread in flight, so memory per worker is one exposure per
+thread and a dying worker takes no queued files with it, and collects the
+results in the order they finish. A worker that dies during a file (killed, or
+over its memory limit) is restarted by its nanny and the file is tried once
+more; a second death is reported for that file.
+"""
+
+import glob
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from .exposure import FAILED, ExposureResult, ExposureTask, crds_environment, one_line, process_exposure
+from .parameters import checked_parameters, step_class
+from .progress import make_progress
+from .report import BatchReport
+
+__all__ = ["RETRIES_AFTER_A_WORKER_DIES", "describe_cluster", "input_files", "run_exposures"]
+
+# a file whose worker dies is run once more (the scheduler's allowed-failures on our LocalCluster)
+RETRIES_AFTER_A_WORKER_DIES = 1
+_DIED = (
+    "the worker died while processing this file, twice (killed, or over its memory limit: "
+    "give fewer threads per worker or a larger --memory-limit)"
+)
+
+
+def run_exposures(
+    paths,
+    *,
+    client=None,
+    pipeline: bool = False,
+    resume: bool = False,
+    n_workers: int | None = None,
+    threads_per_worker: int = 1,
+    memory_limit: str | float | None = "auto",
+    progress: str = "auto",
+    report=None,
+    **step_parameters,
+) -> BatchReport:
+    """Run jumpdet's JumpStep (or Detector1Pipeline) on each file with Dask; return the report.
+
+    Parameters
+    ----------
+    paths : iterable of str or path
+        Files or glob patterns (``"data/*_refpix.fits"``), in the order to report them.
+    client : `distributed.Client` or str, optional
+        A client of an existing cluster, or its scheduler's address (``"tcp://host:8786"``).
+        By default a LocalCluster of ``n_workers`` processes is started and closed.
+    pipeline : bool
+        Run ``jumpdet.Detector1Pipeline`` (``steps={...}`` for its steps) instead of the step.
+    resume : bool
+        Skip the files whose product already exists and opens.
+    n_workers : int, optional
+        LocalCluster worker processes; default: the machine's cores // ``threads_per_worker``.
+    threads_per_worker : int
+        Files a LocalCluster worker runs at once (each holds one exposure in memory).
+    memory_limit : str or float or None
+        Per LocalCluster worker, as Dask takes it (``"6GB"``; ``"auto"``: the machine's
+        memory shared by the workers); a worker above it is restarted.
+    progress : {"auto", "bar", "lines", "none"}
+        ``"auto"``: a bar when stderr is a terminal, else one line per file.
+    report : str or path, optional
+        Also write the report there as ECSV.
+    **step_parameters
+        As for ``JumpStep.call``: step options, ``output_dir`` (default: the current
+        folder), ``config_file`` (a .cfg/.asdf parameter file), ``steps`` for the pipeline.
+
+    Returns
+    -------
+    BatchReport
+        One :class:`ExposureResult` per file, in the order given.
+
+    Raises
+    ------
+    ValueError
+        Before anything runs, in one line: no file for a pattern, two files that
+        would share a product, or options the step does not accept.
+    """
+    files = input_files(paths)
+    parameters = checked_parameters(step_parameters, pipeline=pipeline)
+    _refuse_shared_products(files, pipeline)
+    environment = crds_environment()
+    tasks = [
+        ExposureTask(path=f, pipeline=pipeline, parameters=parameters, resume=resume, environment=environment)
+        for f in files
+    ]
+    display = make_progress(progress)
+    start = time.perf_counter()
+    with _connected(client, n_workers, threads_per_worker, memory_limit) as dask_client:
+        display.start(len(tasks), describe_cluster(dask_client))
+        try:
+            results = _collect(dask_client, tasks, display)
+        finally:
+            display.close()
+    batch = BatchReport(tuple(results), seconds=time.perf_counter() - start)
+    if report is not None:
+        batch.write(report)
+    return batch
+
+
+def input_files(paths) -> list[str]:
+    """Absolute paths: patterns expanded (sorted), duplicates dropped, order kept.
+
+    A name that is not an existing file and contains ``*``, ``?`` or ``[`` is a
+    pattern, and must match at least one file.
+    """
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    files: dict[str, None] = {}
+    for item in map(str, paths):
+        if glob.has_magic(item) and not Path(item).exists():
+            matches = sorted(glob.glob(item, recursive=True))
+            if not matches:
+                raise ValueError(f"no file matches {item!r}; check the pattern and the current folder")
+        else:
+            matches = [item]
+        files.update((str(Path(match).expanduser().resolve()), None) for match in matches)
+    if not files:
+        raise ValueError("no input files given")
+    return list(files)
+
+
+def describe_cluster(client) -> str:
+    """``2 workers x 1 thread, memory limit 11.2 GiB per worker``, as the scheduler reports it."""
+    threads = sorted(set(client.nthreads().values()))
+    if not threads:
+        return f"the cluster at {client.scheduler.address} (no workers yet)"
+    # a sample of the workers (all of them on a LocalCluster)
+    limits = sorted({w.get("memory_limit") or 0 for w in client.scheduler_info()["workers"].values()})
+    memory = "no memory limit" if limits == [0] else f"memory limit {limits[0] / 2**30:.1f} GiB per worker"
+    plural = "s" if threads[-1] > 1 else ""
+    return f"{len(client.nthreads())} workers x {'-'.join(map(str, threads))} thread{plural}, {memory}"
+
+
+def _refuse_shared_products(files: list[str], pipeline: bool) -> None:
+    """Two inputs named alike (``a_refpix.fits``, ``b/a_refpix.fits``) would overwrite one product."""
+    remove_suffix = step_class(pipeline)().remove_suffix  # the step's own naming
+    seen: dict[str, str] = {}
+    for path in files:
+        stem = remove_suffix(Path(path).stem)[0]
+        if stem in seen:
+            raise ValueError(
+                f"{seen[stem]} and {path} would write the same product ({stem}_...) in the output "
+                "folder; run them separately with different --output-dir"
+            )
+        seen[stem] = path
+
+
+@contextmanager
+def _connected(client, n_workers, threads_per_worker, memory_limit):
+    """The user's client as it is, a client of the given scheduler, or a LocalCluster of processes."""
+    from distributed import Client
+
+    if client is not None and not isinstance(client, str):
+        yield client
+        return
+    if isinstance(client, str):
+        with Client(client) as connected:
+            yield connected
+        return
+    with _local_cluster(n_workers, threads_per_worker, memory_limit) as cluster, Client(cluster) as connected:
+        yield connected
+
+
+def _local_cluster(n_workers, threads_per_worker, memory_limit):
+    import dask
+    from distributed import LocalCluster
+
+    if threads_per_worker < 1 or (n_workers is not None and n_workers < 1):
+        raise ValueError(
+            f"need at least one worker and one thread, got workers={n_workers}, threads={threads_per_worker}"
+        )
+    if n_workers is None:
+        n_workers = max(1, dask.system.CPU_COUNT // threads_per_worker)
+    # the scheduler runs in this process and reads its configuration when created
+    with dask.config.set({"distributed.scheduler.allowed-failures": RETRIES_AFTER_A_WORKER_DIES}):
+        return LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=threads_per_worker,
+            processes=True,
+            memory_limit=memory_limit,
+            dashboard_address=None,
+        )
+
+
+def _collect(client, tasks: list[ExposureTask], display) -> list[ExposureResult]:
+    """Submit as threads free up; return the results in the order of ``tasks``."""
+    from distributed import as_completed
+
+    waiting = list(enumerate(tasks))[::-1]
+    running = as_completed()
+    index_of = {}
+    results: dict[int, ExposureResult] = {}
+
+    def refill():
+        capacity = max(1, sum(client.nthreads().values()))
+        while waiting and running.count() < capacity:
+            index, task = waiting.pop()
+            future = client.submit(process_exposure, task, pure=False)
+            index_of[future.key] = index
+            running.add(future)
+
+    refill()
+    for future in running:
+        index = index_of.pop(future.key)
+        results[index] = _result_of(future, tasks[index])
+        future.release()
+        display.update(results[index])
+        refill()
+    return [results[index] for index in range(len(tasks))]
+
+
+def _result_of(future, task: ExposureTask) -> ExposureResult:
+    from distributed import KilledWorker
+
+    try:
+        return future.result()
+    except KilledWorker:
+        return ExposureResult(file=task.path, status=FAILED, reason=_DIED)
+    except Exception as exc:  # the task could not run at all (e.g. lost connection)
+        return ExposureResult(file=task.path, status=FAILED, reason=one_line(exc))
