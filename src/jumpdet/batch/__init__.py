@@ -12,8 +12,8 @@ Only paths and parameters travel to the workers; each worker opens its file,
 runs the step as ``Step.call`` would, and writes the product itself.
 """
 
-from .engine import run_exposures
+from .engine import local_cluster, run_exposures
 from .exposure import ExposureResult
 from .report import BatchReport
 
-__all__ = ["BatchReport", "ExposureResult", "run_exposures"]
+__all__ = ["BatchReport", "ExposureResult", "local_cluster", "run_exposures"]

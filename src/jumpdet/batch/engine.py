@@ -4,12 +4,15 @@ The client sends one task per file (paths and parameters only), keeps at most
 one task per worker thread in flight, so memory per worker is one exposure per
 thread and a dying worker takes no queued files with it, and collects the
 results in the order they finish. A worker that dies during a file (killed, or
-over its memory limit) is restarted by its nanny and the file is tried once
-more; a second death is reported for that file.
+over its memory limit) is restarted by its nanny; the client then sends the
+file once more, and reports a second death for that file. (Dask's own retry,
+the scheduler's ``allowed-failures``, is 0 on jumpdet's LocalCluster, because a
+task the scheduler re-queues may wait on a busy worker and be blamed for its death.)
 """
 
 import glob
 import time
+from collections import Counter, deque
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,9 +21,9 @@ from .parameters import checked_parameters, step_class
 from .progress import make_progress
 from .report import BatchReport
 
-__all__ = ["RETRIES_AFTER_A_WORKER_DIES", "describe_cluster", "input_files", "run_exposures"]
+__all__ = ["RETRIES_AFTER_A_WORKER_DIES", "describe_cluster", "input_files", "local_cluster", "run_exposures"]
 
-# a file whose worker dies is run once more (the scheduler's allowed-failures on our LocalCluster)
+# a file whose worker dies is sent once more
 RETRIES_AFTER_A_WORKER_DIES = 1
 _DIED = (
     "the worker died while processing this file, twice (killed, or over its memory limit: "
@@ -79,10 +82,14 @@ def run_exposures(
     ValueError
         Before anything runs, in one line: no file for a pattern, two files that
         would share a product, or options the step does not accept.
+    CrdsUnavailableError
+        On a LocalCluster, when CRDS cannot work here and no override references are given.
     """
     files = input_files(paths)
     parameters = checked_parameters(step_parameters, pipeline=pipeline)
     _refuse_shared_products(files, pipeline)
+    if client is None:
+        _check_crds_here(parameters)
     environment = crds_environment()
     tasks = [
         ExposureTask(path=f, pipeline=pipeline, parameters=parameters, resume=resume, environment=environment)
@@ -150,6 +157,17 @@ def _refuse_shared_products(files: list[str], pipeline: bool) -> None:
         seen[stem] = path
 
 
+def _check_crds_here(parameters: dict) -> None:
+    """Local workers see this process's CRDS: if it cannot work, stop now rather than per file."""
+    if {"override_gain", "override_readnoise"} <= parameters.keys():
+        return
+    from ..references.crds_access import CrdsUnavailableError, crds_problem, unavailable_message
+
+    problem = crds_problem()
+    if problem is not None:
+        raise CrdsUnavailableError(unavailable_message(problem))
+
+
 @contextmanager
 def _connected(client, n_workers, threads_per_worker, memory_limit):
     """The user's client as it is, a client of the given scheduler, or a LocalCluster of processes."""
@@ -162,11 +180,27 @@ def _connected(client, n_workers, threads_per_worker, memory_limit):
         with Client(client) as connected:
             yield connected
         return
-    with _local_cluster(n_workers, threads_per_worker, memory_limit) as cluster, Client(cluster) as connected:
+    with local_cluster(n_workers, threads_per_worker, memory_limit) as cluster, Client(cluster) as connected:
         yield connected
 
 
-def _local_cluster(n_workers, threads_per_worker, memory_limit):
+def local_cluster(n_workers: int | None = None, threads_per_worker: int = 1, memory_limit="auto"):
+    """The LocalCluster ``run_exposures`` starts: worker processes, no retries by the scheduler.
+
+    Parameters
+    ----------
+    n_workers : int, optional
+        Worker processes; default: the machine's cores // ``threads_per_worker``.
+    threads_per_worker : int
+        Files each worker runs at once.
+    memory_limit : str or float or None
+        Per worker, as Dask takes it (``"6GB"``, ``"auto"``: the machine's memory shared).
+
+    Returns
+    -------
+    `distributed.LocalCluster`
+        Without a dashboard; close it (or use it in ``with``) when done.
+    """
     import dask
     from distributed import LocalCluster
 
@@ -176,8 +210,9 @@ def _local_cluster(n_workers, threads_per_worker, memory_limit):
         )
     if n_workers is None:
         n_workers = max(1, dask.system.CPU_COUNT // threads_per_worker)
-    # the scheduler runs in this process and reads its configuration when created
-    with dask.config.set({"distributed.scheduler.allowed-failures": RETRIES_AFTER_A_WORKER_DIES}):
+    # the scheduler runs in this process and reads its configuration when created;
+    # a task whose worker dies fails at once and run_exposures decides about the retry
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         return LocalCluster(
             n_workers=n_workers,
             threads_per_worker=threads_per_worker,
@@ -188,38 +223,48 @@ def _local_cluster(n_workers, threads_per_worker, memory_limit):
 
 
 def _collect(client, tasks: list[ExposureTask], display) -> list[ExposureResult]:
-    """Submit as threads free up; return the results in the order of ``tasks``."""
+    """Submit as threads free up, retry a file once if its worker died; results in the order of ``tasks``."""
     from distributed import as_completed
 
-    waiting = list(enumerate(tasks))[::-1]
+    waiting = deque(range(len(tasks)))
     running = as_completed()
     index_of = {}
+    deaths: Counter = Counter()
     results: dict[int, ExposureResult] = {}
 
     def refill():
         capacity = max(1, sum(client.nthreads().values()))
         while waiting and running.count() < capacity:
-            index, task = waiting.pop()
-            future = client.submit(process_exposure, task, pure=False)
+            index = waiting.popleft()
+            future = client.submit(process_exposure, tasks[index], pure=False)
             index_of[future.key] = index
             running.add(future)
 
     refill()
     for future in running:
         index = index_of.pop(future.key)
-        results[index] = _result_of(future, tasks[index])
+        result = _result_of(future, tasks[index])
         future.release()
-        display.update(results[index])
+        if result is None:
+            deaths[index] += 1
+            if deaths[index] <= RETRIES_AFTER_A_WORKER_DIES:
+                waiting.appendleft(index)
+                refill()
+                continue
+            result = ExposureResult(file=tasks[index].path, status=FAILED, reason=_DIED)
+        results[index] = result
+        display.update(result)
         refill()
     return [results[index] for index in range(len(tasks))]
 
 
-def _result_of(future, task: ExposureTask) -> ExposureResult:
+def _result_of(future, task: ExposureTask) -> ExposureResult | None:
+    """The task's result; None if its worker died."""
     from distributed import KilledWorker
 
     try:
         return future.result()
     except KilledWorker:
-        return ExposureResult(file=task.path, status=FAILED, reason=_DIED)
+        return None
     except Exception as exc:  # the task could not run at all (e.g. lost connection)
         return ExposureResult(file=task.path, status=FAILED, reason=one_line(exc))

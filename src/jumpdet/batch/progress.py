@@ -48,7 +48,7 @@ class _Lines(_Quiet):
 
 
 class _Bar(_Quiet):
-    """A tqdm bar: files done, ok/failed/skipped, throughput and time left."""
+    """A tqdm bar: files done, ok/failed/skipped, throughput and time left; failures above it."""
 
     def __init__(self, stream):
         self.stream = stream
@@ -64,6 +64,8 @@ class _Bar(_Quiet):
 
     def update(self, result: ExposureResult) -> None:
         self.counts[result.status] += 1
+        if result.status == FAILED:
+            self.bar.write(f"failed: {result.file}: {result.reason}", file=self.stream)
         self._show()
         self.bar.update(1)
 

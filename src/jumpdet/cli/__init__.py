@@ -1,4 +1,4 @@
-"""The ``jumpdet`` command: ``demo``, ``compile``, ``crds-cache`` and ``collect-cfgs``.
+"""The ``jumpdet`` command: ``demo``, ``compile``, ``crds-cache``, ``collect-cfgs`` and ``run``.
 
 Expected failures (bad paths, CRDS not available, bad input) end with one
 line on stderr and exit status 2; anything else is a bug and shows its traceback.
@@ -121,6 +121,9 @@ def _parser() -> argparse.ArgumentParser:
     cfgs.add_argument("directory", type=Path)
     cfgs.add_argument("--force", action="store_true", help="overwrite cfg files that exist")
     cfgs.set_defaults(run=_collect_cfgs)
+
+    # listed here; its arguments (with strun's step options) are parsed by jumpdet.cli.run
+    commands.add_parser("run", help="the step (or pipeline) on many files with Dask; see jumpdet run -h")
     return parser
 
 
@@ -132,15 +135,25 @@ def _version() -> str:
 
 def main(argv=None) -> int:
     """Entry point of the ``jumpdet`` console script."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["run"]:
+        from .run import run_command
+
+        return _reporting_errors("run", lambda: run_command(argv[1:]))
     args = _parser().parse_args(argv)
+    return _reporting_errors(args.command, lambda: args.run(args))
+
+
+def _reporting_errors(command: str, call) -> int:
+    """Run ``call``; an expected failure becomes one line on stderr and exit status 2."""
     from ..references.crds_access import CrdsUnavailableError
 
     try:
-        args.run(args)
+        status = call()
     except (OSError, ValueError, CrdsUnavailableError) as exc:
-        print(f"jumpdet {args.command}: error: {exc}", file=sys.stderr)
+        print(f"jumpdet {command}: error: {exc}", file=sys.stderr)
         return 2
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,264 @@
+"""Many exposures on Dask: ``run_exposures`` and ``jumpdet run`` on a LocalCluster of 2 worker processes.
+
+One cluster (2 processes x 1 thread) serves the module; the workers inherit the
+session's offline CRDS cache from the environment conftest set at import.
+"""
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.table import Table
+from distributed import Client
+from numpy.testing import assert_array_equal
+from stdatamodels.jwst.datamodels import ImageModel, RampModel
+
+import batch_hooks
+from conftest import JUMP_DET
+from jumpdet import Detector1Pipeline, JumpStep
+from jumpdet.batch import local_cluster, run_exposures
+from jumpdet.batch.engine import input_files
+from jumpdet.batch.exposure import adopt_environment
+from jumpdet.batch.parameters import checked_parameters, parse_step_options
+from jumpdet.batch.progress import make_progress
+from jumpdet.batch.report import BatchReport
+from jumpdet.cli import main
+from jumpdet.simulate.ramps import simulate_ramp, to_ramp_model
+
+
+@pytest.fixture(scope="module")
+def client():
+    with local_cluster(n_workers=2, threads_per_worker=1) as cluster, Client(cluster) as connected:
+        yield connected
+
+
+def write_ramp(folder: Path, name: str, seed: int) -> Path:
+    sim = simulate_ramp(
+        (1, 8, 24, 26), seed=seed, flux_dn_per_s=20.0, jump_fraction=0.004, jump_amplitude_dn=(300.0, 3000.0)
+    )
+    path = folder / name
+    with to_ramp_model(sim, subarray=("SUB64", 1, 1), filename=name) as model:
+        model.save(path)
+    return path
+
+
+@pytest.fixture
+def ramps(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    return [write_ramp(inputs, f"obs{i}_refpix.fits", seed=i) for i in range(3)]
+
+
+def assert_same_flags(product: Path, expected):
+    with RampModel(product) as saved:
+        assert_array_equal(saved.groupdq, expected.groupdq)
+        assert_array_equal(saved.pixeldq, expected.pixeldq)
+        assert saved.meta.cal_step.jump == "COMPLETE"
+
+
+def test_products_are_those_of_jumpstep_call_on_each_file(client, ramps, tmp_path):
+    report = run_exposures(ramps, client=client, output_dir=tmp_path / "out", rejection_threshold=5.0)
+    assert [r.status for r in report.results] == ["ok"] * 3
+    for path, result in zip(ramps, report.results, strict=True):
+        expected = JumpStep.call(str(path), rejection_threshold=5.0)
+        assert result.file == str(path)
+        assert result.output == str(tmp_path / "out" / path.name.replace("_refpix", "_jumpstep"))
+        assert_same_flags(Path(result.output), expected)
+        assert result.jumps == np.count_nonzero(expected.groupdq & JUMP_DET) > 0
+
+
+def test_a_parameter_file_and_options_are_applied_as_strun_applies_them(client, ramps, tmp_path):
+    parameters = tmp_path / "pars.asdf"
+    JumpStep(rejection_threshold=9.0, flag_4_neighbors=False).export_config(str(parameters))
+    report = run_exposures(
+        ramps[:1], client=client, output_dir=tmp_path, config_file=parameters, rejection_threshold="3.5"
+    )
+    expected = JumpStep.call(str(ramps[0]), rejection_threshold=3.5, flag_4_neighbors=False)
+    assert_same_flags(Path(report.results[0].output), expected)
+
+
+def test_a_corrupt_file_and_a_wrong_kind_fail_alone_with_their_reason(client, ramps, tmp_path):
+    corrupt = ramps[0].parent / "corrupt_refpix.fits"
+    corrupt.write_bytes(b"SIMPLE  = this is not FITS")
+    image = ramps[0].parent / "image_cal.fits"
+    ImageModel(data=np.zeros((4, 4), np.float32)).save(image)
+    missing = ramps[0].parent / "missing_refpix.fits"
+    report = run_exposures([ramps[0], corrupt, image, missing, ramps[1]], client=client, output_dir=tmp_path)
+    status = {Path(r.file).name: r.status for r in report.results}
+    assert status == {
+        "obs0_refpix.fits": "ok",
+        "corrupt_refpix.fits": "failed",
+        "image_cal.fits": "failed",
+        "missing_refpix.fits": "failed",
+        "obs1_refpix.fits": "ok",
+    }
+    reasons = {Path(r.file).name: r.reason for r in report.failed}
+    assert "cannot open" in reasons["corrupt_refpix.fits"]
+    assert "ramp" in reasons["image_cal.fits"].lower()
+    assert "does not exist" in reasons["missing_refpix.fits"]
+    assert all("\n" not in reason for reason in reasons.values())
+    assert sorted(p.name for p in tmp_path.glob("*.fits")) == ["obs0_jumpstep.fits", "obs1_jumpstep.fits"]
+
+
+def test_resume_skips_products_that_open_and_redoes_the_others(client, ramps, tmp_path):
+    first = run_exposures(ramps, client=client, output_dir=tmp_path)
+    kept, broken, removed = (Path(r.output) for r in first.results)
+    kept_time = kept.stat().st_mtime_ns
+    broken.write_bytes(broken.read_bytes()[:2880])
+    removed.unlink()
+    again = run_exposures(ramps, client=client, output_dir=tmp_path, resume=True)
+    assert [r.status for r in again.results] == ["skipped", "ok", "ok"]
+    assert kept.stat().st_mtime_ns == kept_time
+    for path, result in zip(ramps[1:], again.results[1:], strict=True):
+        assert_same_flags(Path(result.output), JumpStep.call(str(path)))
+
+
+def test_a_worker_killed_during_a_file_is_restarted_and_the_file_retried(client, tmp_path):
+    inputs = [write_ramp(tmp_path, f"retried{i}_refpix.fits", seed=i) for i in range(2)]
+    out = tmp_path / "out"
+    report = run_exposures(
+        inputs, client=client, output_dir=out, post_hooks=["batch_hooks.kill_worker_on_first_attempt"]
+    )
+    assert [r.status for r in report.results] == ["ok", "ok"]
+    for path, result in zip(inputs, report.results, strict=True):
+        assert batch_hooks.attempts(path.name) == 2
+        assert_same_flags(Path(result.output), JumpStep.call(str(path)))
+    assert sorted(p.name for p in out.iterdir()) == ["retried0_jumpstep.fits", "retried1_jumpstep.fits"]
+    client.wait_for_workers(2, timeout=300)  # the nannies restarted both
+
+
+def test_a_file_that_kills_its_worker_twice_is_reported_and_leaves_no_product(client, ramps, tmp_path):
+    doomed = write_ramp(ramps[0].parent, "doomed_refpix.fits", seed=7)
+    out = tmp_path / "out"
+    hooks = ["batch_hooks.kill_worker_if_doomed"]
+    report = run_exposures([doomed, ramps[0]], client=client, output_dir=out, post_hooks=hooks)
+    died, survived = report.results
+    assert died.status == "failed" and "worker died" in died.reason
+    assert batch_hooks.attempts(doomed.name) == 2
+    assert survived.status == "ok"
+    assert [p.name for p in out.iterdir()] == ["obs0_jumpstep.fits"]
+
+
+def test_the_pipeline_gives_the_rate_products_of_detector1pipeline_call(client, ramps, tmp_path):
+    steps = {name: {"skip": True} for name in Detector1Pipeline.step_defs if name not in ("jump", "ramp_fit")}
+    report = run_exposures(ramps[:1], client=client, pipeline=True, output_dir=tmp_path, steps=steps)
+    (result,) = report.results
+    assert result.status == "ok" and Path(result.output).name == "obs0_rate.fits"
+    expected = Detector1Pipeline.call(str(ramps[0]), steps=steps)
+    with ImageModel(result.output) as rate:
+        assert_array_equal(rate.dq, expected.dq)
+        assert_array_equal(rate.data, expected.data)
+        assert result.jumps == np.count_nonzero(expected.dq & JUMP_DET) > 0
+
+
+def test_jumpdet_run_on_a_scheduler_writes_products_report_and_exit_status(client, ramps, tmp_path, capfd):
+    corrupt = ramps[0].parent / "corrupt_refpix.fits"
+    corrupt.write_bytes(b"not FITS")
+    pattern = str(ramps[0].parent / "obs*_refpix.fits")
+    out = tmp_path / "out"
+    args = ["run", pattern, "--scheduler", client.scheduler.address, str(corrupt), "--output-dir", str(out)]
+    status = main([*args, "--rejection_threshold", "5", "--flag_4_neighbors=false"])
+    assert status == 1
+    table = Table.read(out / "jumpdet_run_report.ecsv")
+    assert list(table.colnames) == ["file", "status", "seconds", "jumps", "output", "reason"]
+    assert list(table["status"]) == ["ok", "ok", "ok", "failed"]
+    expected = JumpStep.call(str(ramps[2]), rejection_threshold=5.0, flag_4_neighbors=False)
+    assert_same_flags(out / "obs2_jumpstep.fits", expected)
+    printed = capfd.readouterr().err
+    assert "[4/4]" in printed and "3 ok, 1 failed, 0 skipped" in printed
+    assert main([*args[:4], "--output-dir", str(out), "--resume"]) == 0
+    assert "0 ok, 0 failed, 3 skipped" in capfd.readouterr().err
+
+
+def test_bad_options_stop_the_run_in_one_line_before_any_file(tmp_path, capsys):
+    for option, expected in [
+        (["--rejection_threshold", "high"], "'rejection_threshold': the value \"high\" is of the wrong type"),
+        (["--rejection_treshold", "5"], "Extra value 'rejection_treshold'"),
+        (["--output_file", "x.fits"], "output_file cannot be set for a batch"),
+    ]:
+        assert main(["run", str(tmp_path / "x.fits"), *option]) == 2
+        error = capsys.readouterr().err.strip()
+        assert error.startswith("jumpdet run: error:") and expected in error and "\n" not in error
+    assert main(["run", str(tmp_path / "none*.fits")]) == 2
+    assert "no file matches" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_step_options_are_read_as_strun_writes_them():
+    tokens = ["--rejection_threshold", "5", "--steps.jump.flag_4_neighbors=false", "--suffix=jmp"]
+    assert parse_step_options(tokens) == {
+        "rejection_threshold": "5",
+        "steps": {"jump": {"flag_4_neighbors": "false"}},
+        "suffix": "jmp",
+    }
+    with pytest.raises(ValueError, match="needs a value"):
+        parse_step_options(["--rejection_threshold"])
+
+
+def test_parameters_are_checked_by_stpipe_and_paths_made_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("gain.fits").write_bytes(b"")
+    checked = checked_parameters({"override_gain": "gain.fits", "rejection_threshold": "5"})
+    assert checked == {
+        "override_gain": str(tmp_path / "gain.fits"),
+        "rejection_threshold": "5",
+        "output_dir": str(tmp_path),
+    }
+    with pytest.raises(ValueError, match="steps"):
+        checked_parameters({"steps": {"jump": {"rejection_threshold": 5}}})
+    with pytest.raises(ValueError, match="only paths and plain values"):
+        checked_parameters({"override_gain": RampModel()})
+
+
+def test_a_pipeline_parameter_file_needs_pipeline(tmp_path):
+    from jumpdet.cli import collect_cfgs
+
+    cfg = next(p for p in collect_cfgs(tmp_path) if p.name == "calwebb_detector1.cfg")
+    with pytest.raises(ValueError, match="add --pipeline"):
+        checked_parameters({"config_file": cfg})
+    assert checked_parameters({"config_file": cfg}, pipeline=True)["config_file"] == str(cfg)
+
+
+def test_input_files_expands_patterns_in_order_without_repeats(ramps):
+    folder = ramps[0].parent
+    expanded = input_files([ramps[2], folder / "obs*_refpix.fits"])
+    assert expanded == [str(ramps[2]), str(ramps[0]), str(ramps[1])]
+    with pytest.raises(ValueError, match="no file matches"):
+        input_files([folder / "nothing*.fits"])
+
+
+def test_two_inputs_that_would_share_a_product_are_refused(ramps, tmp_path):
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    other = write_ramp(twin, ramps[0].name.replace("_refpix", "_linearity"), seed=3)
+    with pytest.raises(ValueError, match="would write the same product"):
+        run_exposures([ramps[0], other], output_dir=tmp_path)
+
+
+def test_workers_take_the_clients_crds_settings_or_say_they_cannot():
+    adopt_environment({"CRDS_PATH": os.environ["CRDS_PATH"]})  # same: nothing to do
+    with pytest.raises(RuntimeError, match="already uses CRDS with CRDS_PATH"):
+        adopt_environment({"CRDS_PATH": "/somewhere/else"})
+
+
+def test_report_table_and_progress_displays():
+    from jumpdet.batch.exposure import ExposureResult
+
+    results = (
+        ExposureResult(file="a.fits", status="ok", seconds=1.0, jumps=3, output="a_jumpstep.fits"),
+        ExposureResult(file="b.fits", status="failed", seconds=0.5, reason="ValueError: bad"),
+    )
+    report = BatchReport(results, seconds=2.0)
+    assert report.summary() == "2 files: 1 ok, 1 failed, 0 skipped in 2.0 s (60.0 files/min)"
+    assert list(report.to_table()["jumps"]) == [3, -1]
+    for kind, expected in [("lines", "[2/2] failed  b.fits  0.5 s  ValueError: bad"), ("bar", "failed=1")]:
+        stream = io.StringIO()
+        display = make_progress(kind, stream=stream)
+        display.start(2, "2 workers")
+        for result in results:
+            display.update(result)
+        display.close()
+        assert expected in stream.getvalue()
+    assert make_progress("auto", stream=io.StringIO()).__class__.__name__ == "_Lines"
