@@ -122,11 +122,19 @@ def test_a_worker_killed_during_a_file_is_restarted_and_the_file_retried(client,
         inputs, client=client, output_dir=out, post_hooks=["batch_hooks.kill_worker_on_first_attempt"]
     )
     assert [r.status for r in report.results] == ["ok", "ok"]
-    for path, result in zip(inputs, report.results, strict=True):
+    for path, result in zip(inputs, report.results, strict=True):  # each ran twice, saved once
         assert batch_hooks.attempts(path.name) == 2
         assert_same_flags(Path(result.output), JumpStep.call(str(path)))
     assert sorted(p.name for p in out.iterdir()) == ["retried0_jumpstep.fits", "retried1_jumpstep.fits"]
     client.wait_for_workers(2, timeout=300)  # the nannies restarted both
+
+
+def test_a_temporary_file_left_by_a_worker_killed_while_saving_is_removed(client, ramps, tmp_path):
+    leftover = tmp_path / ".obs0_jumpstep.fits.0123456789ab.part"  # as jumpdet.saving names them
+    leftover.write_bytes(b"SIMPLE  =                    T" + b" " * 50)
+    report = run_exposures(ramps[:1], client=client, output_dir=tmp_path)
+    assert report.results[0].status == "ok"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["obs0_jumpstep.fits"]
 
 
 def test_a_file_that_kills_its_worker_twice_is_reported_and_leaves_no_product(client, ramps, tmp_path):

@@ -8,6 +8,7 @@ returns an :class:`ExposureResult`. Every failure of the file is caught and
 returned as one line, so one bad file never stops the others.
 """
 
+import glob
 import os
 import sys
 import time
@@ -138,7 +139,9 @@ def _run(task: ExposureTask) -> ExposureResult:
         jumps = _added_jumps(product, task.path)
     finally:
         product.close()
-    return ExposureResult(file=task.path, status=OK, jumps=jumps, output=str(step.make_output_path()))
+    output = Path(step.make_output_path())
+    _remove_leftover_parts(output)
+    return ExposureResult(file=task.path, status=OK, jumps=jumps, output=str(output))
 
 
 def adopt_environment(environment: Mapping[str, str]) -> None:
@@ -179,6 +182,17 @@ def _product_path(step) -> Path:
 def _pipeline_suffix(pipeline) -> str:
     """calwebb_detector1 names its product ``rate``, or ``ramp`` when ramp fitting is skipped."""
     return "ramp" if pipeline.ramp_fit.skip else "rate"
+
+
+def _remove_leftover_parts(product: Path) -> None:
+    """Temporary files an earlier attempt left when its worker was killed while saving this product.
+
+    Products are written as ``.<name>.<random>.part`` and renamed into place
+    (:mod:`jumpdet.saving`); a batch owns its product names, so once the product
+    is saved any such file is a dead attempt's.
+    """
+    for part in product.parent.glob(f".{glob.escape(product.name)}.*.part"):
+        part.unlink(missing_ok=True)
 
 
 def _opens(path: Path) -> bool:
