@@ -270,3 +270,11 @@ def test_report_table_and_progress_displays():
         display.close()
         assert expected in stream.getvalue()
     assert make_progress("auto", stream=io.StringIO()).__class__.__name__ == "_Lines"
+
+
+def test_the_docs_page_describes_every_option_of_jumpdet_run():
+    from jumpdet.cli.run import OPTIONS
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "batch.rst").read_text()
+    for flags, _ in OPTIONS:
+        assert flags[0] in page, flags[0]
