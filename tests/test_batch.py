@@ -185,6 +185,7 @@ def test_bad_options_stop_the_run_in_one_line_before_any_file(tmp_path, capsys):
         (["--rejection_threshold", "high"], "'rejection_threshold': the value \"high\" is of the wrong type"),
         (["--rejection_treshold", "5"], "Extra value 'rejection_treshold'"),
         (["--output_file", "x.fits"], "output_file cannot be set for a batch"),
+        (["--scheduler", "tcp://localhost:1", "--workers", "4"], "--workers shape the local cluster"),
     ]:
         assert main(["run", str(tmp_path / "x.fits"), *option]) == 2
         error = capsys.readouterr().err.strip()
@@ -216,6 +217,10 @@ def test_parameters_are_checked_by_stpipe_and_paths_made_absolute(tmp_path, monk
     }
     with pytest.raises(ValueError, match="steps"):
         checked_parameters({"steps": {"jump": {"rejection_threshold": 5}}})
+    pipeline_options = parse_step_options(["--steps.jump.rejection_threshold=5", "--steps.ipc.skip", "true"])
+    assert checked_parameters(pipeline_options, pipeline=True)["steps"] == pipeline_options["steps"]
+    with pytest.raises(ValueError, match="wrong type"):
+        checked_parameters({"steps": {"ipc": {"skip": "maybe"}}}, pipeline=True)
     with pytest.raises(ValueError, match="only paths and plain values"):
         checked_parameters({"override_gain": RampModel()})
 

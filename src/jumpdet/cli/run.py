@@ -69,6 +69,7 @@ def run_command(argv: list[str]) -> int:
     own, step_tokens = split_arguments(argv)
     args = build_parser().parse_intermixed_args(own)
     parameters = parse_step_options(step_tokens)
+    _refuse_local_options_with_scheduler(args)
     _merge_output_dir(args, parameters)
     if args.config:
         parameters["config_file"] = args.config
@@ -88,6 +89,17 @@ def run_command(argv: list[str]) -> int:
     if not args.quiet:
         print(f"{report.summary()}; report: {report_path}", file=sys.stderr)
     return 1 if report.failed else 0
+
+
+def _refuse_local_options_with_scheduler(args) -> None:
+    local = {"--workers": args.workers, "--threads-per-worker": args.threads_per_worker != 1}
+    local["--memory-limit"] = args.memory_limit != "auto"
+    given = [flag for flag, value in local.items() if value]
+    if args.scheduler and given:
+        raise ValueError(
+            f"{', '.join(given)} shape the local cluster; with --scheduler the cluster's own workers "
+            "are used: drop them or start the workers with these settings"
+        )
 
 
 def _merge_output_dir(args, parameters: dict) -> None:
