@@ -209,20 +209,26 @@ def _opens(path: Path) -> bool:
 
 
 def _added_jumps(product, input_path: str) -> int:
-    """JUMP_DET flags in the product that the input did not have (see :class:`ExposureResult`)."""
-    import numpy as np
+    """JUMP_DET flags in the product that the input did not have (see :class:`ExposureResult`).
 
+    The step only sets JUMP_DET (it ORs flags in), so the flags added are the
+    product's count less the input's.
+    """
     from ..flags import JUMP_DET
 
     if getattr(product, "groupdq", None) is not None and product.groupdq.ndim == 4:
-        added = (product.groupdq & JUMP_DET) != 0
         before = _input_groupdq(input_path)
-        if before is not None and before.shape == added.shape:
-            added &= (before & JUMP_DET) == 0
-        return int(np.count_nonzero(added))
+        already = 0 if before is None else _count_flag(before, JUMP_DET)
+        return _count_flag(product.groupdq, JUMP_DET) - already
     if getattr(product, "dq", None) is not None:
-        return int(np.count_nonzero(product.dq & JUMP_DET))
+        return _count_flag(product.dq, JUMP_DET)
     return NO_COUNT
+
+
+def _count_flag(dq, flag: int) -> int:
+    import numpy as np
+
+    return int(np.count_nonzero(np.bitwise_and(dq, flag)))
 
 
 def _input_groupdq(path: str):
