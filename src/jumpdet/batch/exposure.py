@@ -128,8 +128,6 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
 
 def _run(task: ExposureTask) -> ExposureResult:
     adopt_environment(task.environment)
-    if not Path(task.path).is_file():
-        raise FileNotFoundError(f"{task.path} does not exist or is not a file")
     step = _configured_step(task)
     expected = _product_path(step)
     if task.resume and _opens(expected):
@@ -196,15 +194,16 @@ def _remove_leftover_parts(product: Path) -> None:
 
 
 def _opens(path: Path) -> bool:
-    """True if ``path`` exists and opens as a JWST datamodel."""
-    if not path.is_file():
-        return False
+    """True if ``path`` is a whole datamodel file (not truncated, not foreign) that opens."""
     from stdatamodels.jwst import datamodels
 
+    from ..inputs import check_file
+
     try:
+        check_file(path, role="product")
         with datamodels.open(path):
             return True
-    except Exception:  # any unreadable product is redone
+    except Exception:  # any unreadable product is made again
         return False
 
 
