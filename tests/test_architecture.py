@@ -40,9 +40,13 @@ ORDER = [
     "simulate.ramps",
     "simulate.events",
     "detect",
+    "catalog",
+    "significance",
+    "recording",
     "large_events",
     "large_events.showers",
     "large_events.snowballs",
+    "large_events.footprints",
     "large_events.snr_planes",
     "large_events._ring_smoothing",
     "large_events._overlap_add",
@@ -58,6 +62,7 @@ ORDER = [
     "exposure",
     "params",
     "flags",
+    "atomic",
     "compilation",
 ]
 CORE = ORDER[ORDER.index("detect") :]

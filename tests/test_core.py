@@ -193,7 +193,7 @@ def test_params_are_frozen_keyword_only_and_validated():
 
 def test_every_spec_parameter_reaches_the_core_parameters():
     """Changing any step parameter (but the documented exceptions) changes JumpParams."""
-    not_for_the_core = {"maximum_cores", "use_ellipses", "max_shower_amplitude"}
+    not_for_the_core = {"maximum_cores", "use_ellipses", "max_shower_amplitude", "save_jump_catalog"}
     step = JumpStep()
     names = [line.split("=")[0].strip() for line in JumpStep.spec.strip().splitlines()]
     for name in names:
@@ -239,9 +239,11 @@ def test_a_group_is_all_do_not_use_only_when_every_pixel_is():
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 5, 13), (1, 2, 4, 8), (3, 4, 7, 1)])
-def test_input_unusable_groups_are_packed_as_numpy_packbits_packs_them(shape):
-    from jumpdet.exposure import pack_unusable
+@pytest.mark.parametrize("bits", [flags.SATURATED | flags.DO_NOT_USE, flags.JUMP_DET])
+def test_flags_are_packed_as_numpy_packbits_packs_them(shape, bits):
+    from jumpdet.exposure import pack_flags, pack_unusable
 
     gdq = np.random.default_rng(0).integers(0, 256, shape).astype(np.uint8)
+    assert_array_equal(pack_flags(gdq, bits), np.packbits((gdq & bits) != 0, axis=-1))
     unusable = (gdq & (flags.SATURATED | flags.DO_NOT_USE)) != 0
     assert_array_equal(pack_unusable(gdq), np.packbits(unusable, axis=-1))

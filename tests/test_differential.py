@@ -16,6 +16,7 @@ from numpy.testing import assert_array_equal
 
 from conftest import make_ramp_model, make_references
 from jumpdet import JumpStep
+from jumpdet.catalog import read_catalog
 from jumpdet.exposure import all_do_not_use_groups
 from jumpdet.params import params_from_step
 from jumpdet.plan import plan_detection
@@ -69,9 +70,10 @@ def random_ramp_model(
     return model, refs
 
 
-def run_both(model, refs, **params):
+def run_both(model, refs, ours=None, **params):
+    """jwst's step and ours with the same parameters (``ours``: extra ones for jumpdet only)."""
     kwargs = dict(override_gain=refs[0], override_readnoise=refs[1], **params)
-    return JwstJumpStep.call(model, **kwargs), JumpStep.call(model, **kwargs)
+    return JwstJumpStep.call(model, **kwargs), JumpStep.call(model, **kwargs, **(ours or {}))
 
 
 def assert_same(expected, actual):
@@ -203,12 +205,19 @@ def assert_case_is_not_vacuous(model, refs, expected, params, path):
 
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_same_flags_as_jwst(case, seed):
+def test_same_flags_as_jwst(case, seed, tmp_path):
     shape, options, params, path = CASES[case]
     model, refs = random_ramp_model(seed, shape, **options)
-    expected, actual = run_both(model, refs, **params)
+    # seed 1 with the jump catalogue on: the flags do not depend on it, and it lists the flags set
+    ours = {"save_jump_catalog": True, "output_dir": str(tmp_path)} if seed else None
+    expected, actual = run_both(model, refs, ours, **params)
     assert_same(expected, actual)
     assert_case_is_not_vacuous(model, refs, expected, params, path)
+    if seed:
+        table = read_catalog(tmp_path / "test_jumpcat.ecsv")
+        listed = {tuple(int(v) for v in row) for row in table["integration", "group", "y", "x"]}
+        new = (actual.groupdq & ~model.groupdq & JUMP_DET) != 0
+        assert listed == {tuple(map(int, p)) for p in np.argwhere(new)} and len(table) == len(listed)
 
 
 def test_read_times_change_nothing_in_jwst_or_jumpdet():

@@ -13,12 +13,20 @@ bounded (see :mod:`jumpdet.tiling`), in this order, which is jwst 3.0's:
 6. snowballs and MIRI showers, if enabled (:mod:`jumpdet.large_events.snowballs`,
    :mod:`jumpdet.large_events.showers`).
 
+With ``record=True`` (``catalog=True``), a :class:`jumpdet.recording.StageRecorder`
+notes after each stage which flags it set (the flags do not change): the
+neighbours and the groups after jumps are then flagged in two passes over
+the row blocks instead of one (same flags: a jump on a SATURATED or
+DO_NOT_USE group, which the first pass clears, has no difference and flags
+no later group).
+
 No step, datamodel, file or logging configuration is involved here.
 """
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -29,6 +37,8 @@ from .flags import DO_NOT_USE, JUMP_DET, NO_GAIN_VALUE
 from .params import JumpParams
 from .plan import DetectionPath, DetectionPlan, plan_detection
 from .postprocess import FrameInputs, RowBlock, postprocess_rows, remove_jump_from_unusable_inplace
+from .recording import JumpRecord, StageRecorder
+from .significance import measure_primary_jumps
 from .tiling import Tile, plan_tiles
 from .twopoint import find_jumps_in_tile
 
@@ -52,16 +62,20 @@ class JumpStats:
     extended_events : int
         Snowballs, or showers when shower flagging is on (jwst reports the
         last stage that ran).
+    record : JumpRecord or None
+        With ``record=True``: every JUMP_DET flag set that was not in the
+        input, with its cause (:mod:`jumpdet.recording`).
     """
 
     plan: DetectionPlan
     primary_jumps: int | None
     extended_events: int
+    record: JumpRecord | None = None
 
 
 @dataclass(frozen=True)
 class JumpResult:
-    """Return value of :func:`detect_jumps`: new DQ arrays and the stats.
+    """Return value of :func:`detect_jumps`: new DQ arrays, the stats and, on request, the jump catalogue.
 
     Attributes
     ----------
@@ -71,15 +85,27 @@ class JumpResult:
         PIXELDQ with NO_GAIN_VALUE | DO_NOT_USE where the gain is bad.
     stats : JumpStats
         The path taken and the counts jwst reports.
+    catalog : astropy.table.Table or None
+        With ``catalog=True``, the jump catalogue
+        (:func:`jumpdet.catalog.jump_catalog`); None otherwise.
     """
 
     groupdq: np.ndarray
     pixeldq: np.ndarray
     stats: JumpStats
+    catalog: object = None  # astropy.table.Table with catalog=True (jumpdet.catalog)
 
 
 def detect_jumps(
-    data, groupdq, pixeldq, *, gain, read_noise, params: JumpParams | None = None, max_workers: int = 1
+    data,
+    groupdq,
+    pixeldq,
+    *,
+    gain,
+    read_noise,
+    params: JumpParams | None = None,
+    max_workers: int = 1,
+    catalog: bool = False,
 ) -> JumpResult:
     """Detect jumps (cosmic rays) in ramps, as jwst 3.0's ``JumpStep``; return new DQ arrays.
 
@@ -110,13 +136,17 @@ def detect_jumps(
         and units.
     max_workers : int, optional
         Threads to use (default 1); the flags do not depend on it.
+    catalog : bool, optional
+        Also return the jump catalogue (:func:`jumpdet.catalog.jump_catalog`):
+        one row per JUMP_DET flag set, with its cause. Default False; the
+        flags do not depend on it.
 
     Returns
     -------
     JumpResult
-        New ``groupdq`` and ``pixeldq`` arrays and the :class:`JumpStats`
+        New ``groupdq`` and ``pixeldq`` arrays, the :class:`JumpStats`
         (the path taken, or why the search was skipped, and the counts jwst
-        reports).
+        reports) and, with ``catalog=True``, the catalogue.
 
     Raises
     ------
@@ -138,14 +168,35 @@ def detect_jumps(
     'iterative'
     """
     gdq_out, pdq_out = groupdq.copy(), pixeldq.copy()
+    params = JumpParams() if params is None else params
     stats = detect_jumps_inplace(
-        data, gdq_out, pdq_out, gain=gain, read_noise=read_noise, params=params, max_workers=max_workers
+        data,
+        gdq_out,
+        pdq_out,
+        gain=gain,
+        read_noise=read_noise,
+        params=params,
+        max_workers=max_workers,
+        record=catalog,
     )
-    return JumpResult(gdq_out, pdq_out, stats)
+    table = None
+    if catalog:
+        from .catalog import jump_catalog
+
+        table = jump_catalog(stats.record, params=params, path=stats.plan.path)
+    return JumpResult(gdq_out, pdq_out, stats, table)
 
 
 def detect_jumps_inplace(
-    data, groupdq, pixeldq, *, gain, read_noise, params: JumpParams | None = None, max_workers: int = 1
+    data,
+    groupdq,
+    pixeldq,
+    *,
+    gain,
+    read_noise,
+    params: JumpParams | None = None,
+    max_workers: int = 1,
+    record: bool = False,
 ) -> JumpStats:
     """Like :func:`detect_jumps`, but update ``groupdq`` and ``pixeldq`` in place.
 
@@ -160,11 +211,15 @@ def detect_jumps_inplace(
         GROUPDQ; JUMP_DET is set (and cleared) in it.
     pixeldq : (nrows, ncols) uint32 ndarray
         PIXELDQ; bad-gain pixels are flagged in it.
+    record : bool, optional
+        Also record which stage set each new JUMP_DET flag (default False;
+        the flags do not depend on it).
 
     Returns
     -------
     JumpStats
-        The path taken and the counts jwst reports.
+        The path taken and the counts jwst reports; with ``record``, its
+        ``record`` lists the flags set, by cause.
 
     Raises
     ------
@@ -175,12 +230,13 @@ def detect_jumps_inplace(
     check_exposure_shapes(data, groupdq, pixeldq, gain, read_noise)
     gain, read_noise = _float32_references(gain, read_noise)
     with announcing_compilation(lambda: log.info(COMPILING_MESSAGE)):
-        return _detect_inplace(data, groupdq, pixeldq, gain, read_noise, params, max_workers)
+        return _detect_inplace(data, groupdq, pixeldq, gain, read_noise, params, max_workers, record)
 
 
-def _detect_inplace(data, groupdq, pixeldq, gain, read_noise, params, max_workers) -> JumpStats:
+def _detect_inplace(data, groupdq, pixeldq, gain, read_noise, params, max_workers, record) -> JumpStats:
     flag_bad_gain_inplace(pixeldq, gain)
     plan = plan_detection(all_do_not_use_groups(groupdq), params)
+    recorder = StageRecorder(groupdq) if record else None
     # jwst blanks the electrons at input SAT/DNU groups only when the search runs
     searched = plan.path is not None
     input_unusable = pack_unusable(groupdq) if params.find_showers and searched else None
@@ -188,15 +244,21 @@ def _detect_inplace(data, groupdq, pixeldq, gain, read_noise, params, max_worker
     if plan.path is None:
         remove_jump_from_unusable_inplace(groupdq)
     else:
-        primary = _two_point_inplace(data, groupdq, gain, read_noise, params, plan.path, max_workers)
+        primary = _two_point_inplace(
+            data, groupdq, gain, read_noise, params, plan.path, max_workers, recorder
+        )
+    footprints = [] if recorder is not None else None
     events = 0
     if params.expand_large_events:
         from .large_events.snowballs import flag_snowballs_inplace
 
-        events = flag_snowballs_inplace(groupdq, params)
+        events = flag_snowballs_inplace(groupdq, params, events=footprints)
+        if recorder is not None:
+            recorder.large_events(groupdq, "snowball", footprints)
     if params.find_showers:
         from .large_events.showers import flag_showers_inplace
 
+        showers = [] if recorder is not None else None
         events = flag_showers_inplace(
             data,
             groupdq,
@@ -206,8 +268,11 @@ def _detect_inplace(data, groupdq, pixeldq, gain, read_noise, params, max_worker
             params=params,
             input_unusable=input_unusable,
             max_workers=max_workers,
+            events=showers,
         )
-    return JumpStats(plan, primary, events)
+        if recorder is not None:
+            recorder.large_events(groupdq, "shower", showers)
+    return JumpStats(plan, primary, events, recorder.finish(groupdq) if recorder is not None else None)
 
 
 def flag_bad_gain_inplace(pixeldq: np.ndarray, gain: np.ndarray) -> None:
@@ -222,7 +287,7 @@ def _float32_references(gain, read_noise):
     return gain.astype(np.float32, copy=False), read_noise.astype(np.float32, copy=False)
 
 
-def _two_point_inplace(data, gdq, gain, read_noise, params, path, max_workers) -> int:
+def _two_point_inplace(data, gdq, gain, read_noise, params, path, max_workers, recorder=None) -> int:
     tiles = plan_tiles(data.shape, max_workers)
     measures_jumps = (
         params.flag_4_neighbors or max(params.after_jump_flag_groups1, params.after_jump_flag_groups2) > 0
@@ -237,10 +302,31 @@ def _two_point_inplace(data, gdq, gain, read_noise, params, path, max_workers) -
         )
         if path == DetectionPath.SIGMA_CLIP:
             _unflag_fully_flagged_groups(gdq, np.logical_and.reduce(all_flagged))
+        if recorder is not None:
+            measure = partial(
+                measure_primary_jumps, data, gdq, gain, read_noise, params, path, medians=medians
+            )
+            recorder.stage(gdq, "primary", measure)
         frame = FrameInputs(data, gdq, gain, read_noise, params.nframes, medians, brackets)
         blocks = [_row_block(gdq, start, stop) for start, stop in tiles.row_blocks]
-        counts = pool.map(lambda b: postprocess_rows(frame, b, params), blocks)
-        return sum(counts)
+        primary = None
+        for cause, stage_params in _postprocess_passes(params, recorder is not None):
+            counts = sum(pool.map(lambda b, p=stage_params: postprocess_rows(frame, b, p), blocks))
+            primary = counts if primary is None else primary
+            if recorder is not None:
+                recorder.stage(gdq, cause)
+        return primary
+
+
+def _postprocess_passes(params, recording):
+    """(cause, params) of each post-processing pass: one, or when recording neighbours, then after-jumps."""
+    after = max(params.after_jump_flag_groups1, params.after_jump_flag_groups2) > 0
+    if not (recording and params.flag_4_neighbors and after):
+        return [("neighbour" if params.flag_4_neighbors else "after_jump", params)]
+    return [
+        ("neighbour", params.replace(after_jump_flag_groups1=0, after_jump_flag_groups2=0)),
+        ("after_jump", params.replace(flag_4_neighbors=False)),
+    ]
 
 
 def _median_planes(shape, path):

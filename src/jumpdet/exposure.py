@@ -3,7 +3,8 @@
 * :func:`check_exposure_shapes`: the one shape check of the public entry points;
 * :func:`all_do_not_use_groups`: the groups in which every pixel is DO_NOT_USE,
   which jwst counts both to choose the detection path and to skip showers;
-* :func:`pack_unusable` and its readers (:func:`packed_bit`, :func:`unpack`,
+* :func:`pack_flags` (any DQ bits; :func:`pack_unusable` for SATURATED or
+  DO_NOT_USE, the jump catalogue for JUMP_DET) and its readers (:func:`packed_bit`, :func:`unpack`,
   :func:`packed_bits_at`): the input's SATURATED or DO_NOT_USE groups, one bit
   per group and pixel (``np.packbits`` order), kept for the shower search
   after two-point detection has changed GROUPDQ.
@@ -15,8 +16,11 @@ from .compilation import kernel
 from .flags import DO_NOT_USE, UNUSABLE
 
 __all__ = [
+    "REPEATED_BYTE",
     "all_do_not_use_groups",
+    "as_words",
     "check_exposure_shapes",
+    "pack_flags",
     "pack_unusable",
     "packed_bit",
     "packed_bits_at",
@@ -92,32 +96,95 @@ def packed_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     return (*shape[:-1], (shape[-1] + 7) // 8)
 
 
-@kernel
-def pack_unusable(groupdq: np.ndarray) -> np.ndarray:
-    """The SATURATED or DO_NOT_USE groups of an exposure, one bit per group and pixel.
+def pack_flags(groupdq: np.ndarray, bits: int) -> np.ndarray:
+    """Where any of ``bits`` is set in GROUPDQ, one bit per group and pixel.
 
-    ``np.packbits((groupdq & UNUSABLE) != 0, axis=-1)`` (first column in the
-    highest bit), without its full-size boolean temporary.
+    ``np.packbits((groupdq & bits) != 0, axis=-1)`` (first column in the
+    highest bit), without its full-size boolean temporary: 8 pixels (one
+    word) at a time when the rows are whole words of native GROUPDQ, most
+    of which have no flag.
 
     Parameters
     ----------
     groupdq : (nints, ngroups, nrows, ncols) uint8 ndarray
         GROUPDQ.
+    bits : int
+        The DQ bits looked for (any of them).
 
     Returns
     -------
     (nints, ngroups, nrows, (ncols + 7) // 8) uint8 ndarray
         The packed bits.
     """
-    nints, ngroups, nrows, ncols = groupdq.shape
     packed = np.zeros(packed_shape(groupdq.shape), dtype=np.uint8)
+    words = as_words(groupdq)
+    if words is not None:
+        _pack_words(words, np.uint64(REPEATED_BYTE * (bits & 0xFF)), packed.reshape(-1))
+    else:
+        _pack_bytes(groupdq, np.uint8(bits), packed)
+    return packed
+
+
+def pack_unusable(groupdq: np.ndarray) -> np.ndarray:
+    """The SATURATED or DO_NOT_USE groups of an exposure, packed: ``pack_flags(groupdq, UNUSABLE)``.
+
+    Parameters
+    ----------
+    groupdq : (nints, ngroups, nrows, ncols) uint8 ndarray
+        GROUPDQ as the detection receives it (the shower search needs it later).
+
+    Returns
+    -------
+    (nints, ngroups, nrows, (ncols + 7) // 8) uint8 ndarray
+        One bit per group and pixel, as :func:`pack_flags` lays them out.
+    """
+    return pack_flags(groupdq, UNUSABLE)
+
+
+#: A byte value times this repeats it in the 8 bytes of a word.
+REPEATED_BYTE = 0x0101010101010101
+
+
+def as_words(groupdq: np.ndarray) -> np.ndarray | None:
+    """GROUPDQ as 8-byte words, each holding 8 pixels of one row, or None if rows are not whole words.
+
+    Word ``w`` then covers packed byte ``w`` of :func:`pack_flags`.
+    """
+    if (
+        groupdq.shape[-1] % 8
+        or not groupdq.flags.c_contiguous
+        or groupdq.ctypes.data % 8
+        or not np.little_endian
+    ):
+        return None
+    return groupdq.reshape(-1).view(np.uint64)
+
+
+@kernel
+def _any_of_word(word, mask):
+    """The 8 pixels of a word with any bit of ``mask`` (repeated in every byte), first pixel highest."""
+    out = np.uint8(0)
+    for k in range(8):
+        out |= np.uint8((((word >> np.uint64(8 * k)) & mask & np.uint64(0xFF)) != 0) << (7 - k))
+    return out
+
+
+@kernel
+def _pack_words(words, mask, packed):
+    for w in range(words.size):  # most words have no flag: one test each
+        if words[w] & mask:
+            packed[w] = _any_of_word(words[w], mask)
+
+
+@kernel
+def _pack_bytes(groupdq, bits, packed):
+    nints, ngroups, nrows, ncols = groupdq.shape
     for i in range(nints):
         for g in range(ngroups):
             for r in range(nrows):
-                flags, bits = groupdq[i, g, r], packed[i, g, r]
+                flags, out = groupdq[i, g, r], packed[i, g, r]
                 for c in range(ncols):  # branch-free
-                    bits[c >> 3] |= np.uint8(((flags[c] & UNUSABLE) != 0) << (7 - (c & 7)))
-    return packed
+                    out[c >> 3] |= np.uint8(((flags[c] & bits) != 0) << (7 - (c & 7)))
 
 
 @kernel

@@ -3,9 +3,9 @@
 stpipe saves a product with ``model.save(path)``, which writes in place: a run
 killed while writing leaves a truncated file, and the previous product is
 already gone. Here the product is written to a hidden temporary file in the
-target folder, flushed to disk, and renamed over the target (``os.replace``,
-atomic within one filesystem). At any moment the target is the previous file
-or the complete new one. The file names itself with its final name (FILENAME
+target folder, flushed to disk, and renamed over the target
+(:func:`jumpdet.atomic.write_atomically`). At any moment the target is the
+previous file or the complete new one. The file names itself with its final name (FILENAME
 keyword, ``meta.filename``), exactly as jwst's output does.
 
 :class:`AtomicSaveMixin` gives a step or pipeline class this behaviour for
@@ -15,17 +15,15 @@ write over the file the run was started on.
 """
 
 import os
-import secrets
 from functools import partial
 from pathlib import Path
 
 from stdatamodels import DataModel
 
+from .atomic import write_atomically
 from .errors import OutputPathError
 
 __all__ = ["AtomicSaveMixin", "OutputIsInputError", "make_saves_atomic", "save_atomically"]
-
-_TEMP_SUFFIX = ".part"
 
 
 class OutputIsInputError(OutputPathError, FileExistsError):
@@ -65,19 +63,8 @@ def save_atomically(model, path, *, input_file=None) -> str:
     if write is None:
         raise ValueError(f"unknown filetype {target.suffix} of {target}; use .fits or .asdf")
     _refuse_input(target, input_file)
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}{_TEMP_SUFFIX}")
     model.meta.filename = target.name  # written into the file: its final name, not the temporary one
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # honours the umask
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return os.fspath(path)
+    return write_atomically(path, write)
 
 
 def _refuse_input(target: Path, input_file) -> None:

@@ -13,6 +13,7 @@ import time
 from jwst.stpipe import Step
 from stdatamodels.jwst.datamodels import RampModel
 
+from .catalog import CATALOG_SUFFIX, jump_catalog, write_catalog
 from .detect import JumpStats, detect_jumps_inplace
 from .errors import BadInputError
 from .exposure import all_do_not_use_groups
@@ -86,6 +87,7 @@ class JumpStep(AtomicSaveMixin, CrdsOptionalMixin, Step):
         minimum_groups = integer(default=3) # The minimum number of usable groups to perform jump detection
         minimum_sigclip_groups = integer(default=100) # The minimum number of groups to switch to sigma clipping
         only_use_ints = boolean(default=True) # In sigclip only compare the same group across ints, if False all groups
+        save_jump_catalog = boolean(default=False) # write <basename>_jumpcat.ecsv: one row per JUMP_DET flag set, with its cause (jumpdet only)
     """  # noqa: E501
 
     reference_file_types = ["gain", "readnoise"]
@@ -135,11 +137,25 @@ class JumpStep(AtomicSaveMixin, CrdsOptionalMixin, Step):
             read_noise=refs.read_noise,
             params=params,
             max_workers=workers,
+            record=self.save_jump_catalog,
         )
         _record_rates(result, stats)
         _log_outcome(stats, params, time.perf_counter() - start)
+        if self.save_jump_catalog:
+            self._save_catalog(result, stats, params)
         result.meta.cal_step.jump = "COMPLETE"
         return result
+
+    def _save_catalog(self, model, stats: JumpStats, params) -> None:
+        """Write ``<basename>_jumpcat.ecsv`` where the product goes (stpipe's output name rules)."""
+        table = jump_catalog(stats.record, params=params, path=stats.plan.path, exposure=_exposure(model))
+        # the base name stpipe's save_model gives the product
+        basepath = self.output_file or None
+        if self.output_use_model or (basepath is None and not self.search_output_file):
+            basepath = model.meta.filename
+        path = self.make_output_path(basepath=basepath, suffix=CATALOG_SUFFIX, ext="ecsv")
+        write_catalog(table, path)
+        log.info("Jump catalogue (%d flags set) saved in %s", len(table), path)
 
     def _open_ramp(self, step_input):
         name = os.fspath(step_input) if isinstance(step_input, str | os.PathLike) else "model"
@@ -189,6 +205,22 @@ def _nframes(model) -> int:
             f"meta.exposure.nframes is {nframes!r}; set NFRAMES (frames per group) in the input file"
         )
     return int(nframes)
+
+
+def _exposure(model) -> dict:
+    """What identifies the exposure in the catalogue's header."""
+    meta = model.meta
+    return {
+        "filename": meta.filename,
+        "instrument": meta.instrument.name,
+        "detector": meta.instrument.detector,
+        "exposure_type": meta.exposure.type,
+        "shape_nints_ngroups_nrows_ncols": list(model.data.shape),
+        "group_time_s": meta.exposure.group_time,
+        "nframes": meta.exposure.nframes,
+        "subarray": meta.subarray.name,
+        "primary_cosmic_rays": meta.exposure.primary_cosmic_rays,
+    }
 
 
 def _record_rates(model, stats: JumpStats) -> None:

@@ -116,9 +116,9 @@ def _fill_row_differences(data, origin, gdq, gain, row, c0, diffs, previous):
 
 @kernel
 def _flag_found(gdq, row, col, found, ndiffs):
-    """Set JUMP_DET on the later group of every found difference (pooled numbering)."""
+    """Set JUMP_DET on the later group of every found difference (pooled numbering, NaN: not found)."""
     for index in range(found.size):
-        if found[index]:
+        if not np.isnan(found[index]):
             gdq[index // ndiffs, index % ndiffs + 1, row, col] |= JUMP_DET
 
 
@@ -126,11 +126,14 @@ def _flag_found(gdq, row, col, found, ndiffs):
 def _iterative_pixel(values, scratch, ratio, has_jump, variance, thresholds, found):
     """Flag one pixel's outliers one at a time (``values`` are absolute differences, modified).
 
-    Marks the flagged differences in ``found``. ``thresholds`` are for 4+,
-    3 and 2 usable differences. After the first pass jwst keeps the median in
-    float32; the residual ``|d| - median`` is always rounded to float32.
+    Stores in ``found`` the ratio at which each flagged difference was
+    flagged (the value compared with the threshold; NaN for the others), which
+    the jump catalogue reports (:mod:`jumpdet.significance`). ``thresholds``
+    are for 4+, 3 and 2 usable differences. After the first pass jwst keeps
+    the median in float32; the residual ``|d| - median`` is always rounded to
+    float32.
     """
-    found[:] = False
+    found[:] = np.nan
     nints = has_jump.size
     ndiffs = values.size // nints
     first_pass = True
@@ -151,7 +154,7 @@ def _iterative_pixel(values, scratch, ratio, has_jump, variance, thresholds, fou
         new = False
         for k in range(values.size):
             if has_jump[k // ndiffs] and ratio[k] == largest:
-                found[k] = True
+                found[k] = largest
                 values[k] = np.nan
                 new = True
         if not new:
@@ -224,7 +227,7 @@ def _iterative_row(diffs, gdq, row, c0, variance, iterative, sorted_diffs, count
             if residual > largest[c]:
                 largest[c] = residual
     values, scratch = np.empty(nvalues, np.float32), np.empty(nvalues, np.float32)
-    ratio, found = np.empty(nvalues), np.empty(nvalues, np.bool_)
+    ratio, found = np.empty(nvalues), np.empty(nvalues)
     has_jump = np.empty(nints, np.bool_)
     for c in range(ncols):
         if largest[c] / sigma[c] * (1.0 + 1e-6) > _threshold_for(count[c], thresholds):

@@ -43,6 +43,7 @@ from ..params import JumpParams
 from ._ellipses import Ellipses, draw_window, expanded_axes, region_ellipses
 from ._regions import filled_area_passes, find_regions
 from ._ring_smoothing import RingSmoother
+from .footprints import EventFootprint
 from .snr_planes import MASK_BITS, SnrSource, clipped_stats, median_and_sigma
 
 __all__ = ["MIN_DIFFS_FOR_SHOWERS", "flag_showers_inplace"]
@@ -55,7 +56,16 @@ _PLANES_PER_JOB = 4  # planes searched per thread-pool task
 
 
 def flag_showers_inplace(
-    data, gdq, pixeldq, *, gain, read_noise, params: JumpParams, input_unusable, max_workers: int = 1
+    data,
+    gdq,
+    pixeldq,
+    *,
+    gain,
+    read_noise,
+    params: JumpParams,
+    input_unusable,
+    max_workers: int = 1,
+    events: list | None = None,
 ) -> int:
     """Flag MIRI showers in a GROUPDQ cube in place, exactly as jwst 3.0 does.
 
@@ -78,6 +88,10 @@ def flag_showers_inplace(
     max_workers : int
         Threads searching group planes concurrently; the result does not
         depend on it.
+    events : list or None
+        If given, an :class:`~jumpdet.large_events.footprints.EventFootprint`
+        is appended for every shower flagged, in the order they are flagged
+        (for the jump catalogue).
 
     Returns
     -------
@@ -118,8 +132,17 @@ def flag_showers_inplace(
     total = 0
     for intg, showers in sorted(found.items()):
         total += sum(ellipses.x.size for _, ellipses in showers)
-        _flag_and_revert(intg, showers, scene, params)
+        draws = _flag_and_revert(intg, showers, scene, params)
+        if events is not None:
+            events += [_footprint(intg, draw, params, gdq.shape) for draw in draws]
     return total
+
+
+def _footprint(intg, draw, params, shape) -> EventFootprint:
+    ys, xs = np.nonzero(draw.mask)
+    pixels = (ys + draw.rows.start).astype(np.int64) * shape[3] + xs + draw.cols.start
+    last = min(draw.group + params.shower_groups_masked_after, shape[1] - 1)
+    return EventFootprint("shower", intg, draw.group, last, pixels)
 
 
 class _Scene:
@@ -184,8 +207,8 @@ class _Draw(NamedTuple):
     mask: np.ndarray
 
 
-def _flag_and_revert(intg, showers, scene, params) -> None:
-    """Flag one integration's showers, then restore pixels whose rate changed too much."""
+def _flag_and_revert(intg, showers, scene, params) -> list[_Draw]:
+    """Flag one integration's showers, restore pixels whose rate changed too much; return the drawings."""
     cube, refpix = scene.gdq[intg], scene.refpix
     ngroups, nrows, ncols = cube.shape
     draws = []
@@ -224,6 +247,7 @@ def _flag_and_revert(intg, showers, scene, params) -> None:
         )
         revert = ~np.isfinite(change) | (change > float(params.max_shower_amplitude_e_per_group))
         cube[:, ys[part][revert], xs[part][revert]] = before[:, part][:, revert]
+    return draws
 
 
 # pixels whose ramps are gathered at once to test a reverted rate (40 groups: 2.6 MB)

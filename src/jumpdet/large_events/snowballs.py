@@ -32,6 +32,7 @@ from ..flags import JUMP_DET, SATURATED
 from ..params import JumpParams
 from ._ellipses import Ellipses, draw_ellipses, expanded_axes, region_ellipses
 from ._regions import RegionTable, filled_area_passes, flagged_pixels, regions_of_pixels
+from .footprints import EventFootprint, ellipse_footprints
 
 __all__ = ["flag_snowballs_inplace"]
 
@@ -39,7 +40,7 @@ __all__ = ["flag_snowballs_inplace"]
 _MARGIN_PX = 0.01
 
 
-def flag_snowballs_inplace(gdq: np.ndarray, params: JumpParams) -> int:
+def flag_snowballs_inplace(gdq: np.ndarray, params: JumpParams, *, events: list | None = None) -> int:
     """Flag snowballs in a GROUPDQ cube in place, exactly as jwst 3.0 does.
 
     Parameters
@@ -53,6 +54,10 @@ def flag_snowballs_inplace(gdq: np.ndarray, params: JumpParams) -> int:
         ``sat_required_snowball``, ``min_sat_radius_extend``,
         ``sat_expand_px``, ``edge_size``, ``max_extended_width_px``,
         ``mask_snowball_core_next_int`` and ``snowball_groups_masked_next_int``.
+    events : list or None
+        If given, an :class:`~jumpdet.large_events.footprints.EventFootprint`
+        is appended for every snowball drawn and every core carried into the
+        next integration, in the order they are flagged (for the jump catalogue).
 
     Returns
     -------
@@ -72,12 +77,17 @@ def flag_snowballs_inplace(gdq: np.ndarray, params: JumpParams) -> int:
         cores = np.zeros(gdq.shape[2:], dtype=bool) if carry and intg < nints - 1 else None
         look_ahead = None
         for group in range(1, ngroups):
-            count, look_ahead = _flag_group(gdq[intg], group, params, cores, look_ahead)
+            count, look_ahead, drawn = _flag_group(gdq[intg], group, params, cores, look_ahead)
             total += count
+            if events is not None and drawn is not None:
+                events += ellipse_footprints("snowball", intg, group, group, drawn, gdq.shape[2:])
         if previous_cores is not None and previous_cores.any():
             # jwst ORs the cores in after all integrations are searched; the
             # next integration's search never sees them, so this is the same.
             gdq[intg, 1:persist_groups][:, previous_cores] |= np.uint8(JUMP_DET)
+            if events is not None:
+                core = np.flatnonzero(previous_cores)
+                events.append(EventFootprint("snowball_core_next_int", intg, 1, persist_groups - 1, core))
         previous_cores = cores
     return total
 
@@ -121,7 +131,8 @@ def _flag_group(cube, group, params, cores, next_sat):
 
     ``next_sat`` is the previous group's look-ahead at this group's new
     saturation; it is reused when extending saturation left it unchanged.
-    Returns this group's count and its own look-ahead.
+    Returns this group's count, its own look-ahead and the snowball ellipses
+    drawn (full axes; None when none were).
     """
     ngroups, nrows, ncols = cube.shape
     jump_pixels = flagged_pixels(cube[group], JUMP_DET)
@@ -130,8 +141,8 @@ def _flag_group(cube, group, params, cores, next_sat):
     if params.sat_required_snowball:
         sat = _regions(_new_saturation(cube, group), (nrows, ncols), params.min_sat_area, next_sat)
     if not any_jump and (sat is None or not sat.passing.size):
-        return 0, None
-    look_ahead, centres, count = None, np.empty((0, 2)), 0
+        return 0, None, None
+    look_ahead, centres, count, drawn = None, np.empty((0, 2)), 0, None
     if sat is not None:
         centres = _centres(sat)
         if any_jump and group < ngroups - 1:
@@ -146,8 +157,8 @@ def _flag_group(cube, group, params, cores, next_sat):
     if sat is not None:
         _extend_saturation(cube, group, sat.table, sat.passing, params, cores)
     if any_jump:
-        _draw_snowballs(cube[group], snowballs, params)
-    return count, look_ahead
+        drawn = _draw_snowballs(cube[group], snowballs, params)
+    return count, look_ahead, drawn
 
 
 def _centres(regions: _Regions) -> np.ndarray:
@@ -249,8 +260,8 @@ def _extend_saturation(cube, group, table, labels, params, cores) -> None:
         draw_ellipses(cores[None].view(np.uint8), x, y, a1, a2, angle, value=1)
 
 
-def _draw_snowballs(plane: np.ndarray, snowballs: Ellipses, params: JumpParams) -> None:
-    """OR JUMP_DET into expanded snowball ellipses, except on saturated pixels."""
+def _draw_snowballs(plane: np.ndarray, snowballs: Ellipses, params: JumpParams) -> Ellipses:
+    """OR JUMP_DET into expanded snowball ellipses, except on saturated pixels; return them (full axes)."""
     semi = [
         expanded_axes(a1, a2, params.expand_factor, params.max_extended_width_px)
         for a1, a2 in zip(snowballs.axis1.tolist(), snowballs.axis2.tolist(), strict=True)
@@ -258,3 +269,4 @@ def _draw_snowballs(plane: np.ndarray, snowballs: Ellipses, params: JumpParams) 
     full = 2 * np.array(semi, dtype=np.float64).reshape(-1, 2)
     x, y, angle = snowballs.x, snowballs.y, snowballs.angle
     draw_ellipses(plane[None], x, y, full[:, 0], full[:, 1], angle, value=JUMP_DET, unless=SATURATED)
+    return Ellipses(x, y, full[:, 0], full[:, 1], angle)
