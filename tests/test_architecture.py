@@ -24,6 +24,8 @@ ORDER = [
     "batch.report",
     "batch.exposure",
     "batch.parameters",
+    "report",
+    "tune",
     "entry_points",
     "pipeline",
     "step",

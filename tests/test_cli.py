@@ -42,6 +42,15 @@ def test_strun_by_class_and_alias(ramp_file, target, monkeypatch):
     assert [0, 5, 3, 4] in flags.tolist()
 
 
+def test_strun_writes_the_jump_catalogue_beside_the_product_for_report(ramp_file, capsys, monkeypatch):
+    strun_in_process("jumpdet.JumpStep", ramp_file, "--save_jump_catalog=True", cwd=ramp_file.parent,
+                     monkeypatch=monkeypatch)  # fmt: skip
+    assert (ramp_file.parent / "obs_jumpcat.ecsv").exists()
+    assert main(["report", str(ramp_file.parent / "obs_jumpstep.fits")]) == 0
+    printed = capsys.readouterr().out
+    assert "flags set by the step, by cause: neighbour: 4, primary: 1" in printed
+
+
 @pytest.mark.slow
 def test_strun_with_packaged_cfg_options_and_override_paths(ramp_file, tmp_path):
     """The one real ``strun`` process: console script, packaged cfg, options and override paths."""
@@ -153,6 +162,8 @@ def test_demo_command_offline_whatever_crds_the_environment_names(tmp_path):
     written = {p.name for p in (tmp_path / "demo").iterdir()}
     assert "det_image_seq1_MIRIMAGE_F1130Wexp1_jumpstep.fits" in written
     assert "det_image_seq1_MIRIMAGE_F1130Wexp1_jump_pixel.png" in written
+    assert "det_image_seq1_MIRIMAGE_F1130Wexp1_jumpcat.ecsv" in written
+    assert (tmp_path / "demo" / "report" / "report.html").exists()
     assert (cache / "config" / "jwst" / "server_config").exists()
 
 

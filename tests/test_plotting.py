@@ -43,7 +43,7 @@ def test_returns_a_two_panel_figure_with_the_ramp(ramp):
     ramp_line = ramp_ax.get_lines()[0]
     assert_array_equal(ramp_line.get_xdata(), np.arange(8))
     assert_array_equal(ramp_line.get_ydata(), data[0, :, PIXEL[0], PIXEL[1]])
-    assert ramp_ax.get_title() == "pixel (y=2, x=3), integration 0"
+    assert ramp_ax.get_title() == "pixel (y=2, x=3, 0-based), integration 0"
     assert ramp_ax.get_ylabel() == "DN"
     assert dq_ax.get_xlabel() == "group"
 
@@ -164,3 +164,52 @@ def test_package_imports_without_matplotlib():
         "assert jumpdet.plotting.groupdq_flag_names(4) == ['JUMP_DET']\n"
     )
     subprocess.run([sys.executable, "-c", blocker], check=True)
+
+
+def test_jump_map_shows_the_jumps_per_pixel_beside_the_last_group(ramp):
+    data, groupdq = ramp
+    groupdq[0, 5, 0, 1] |= JUMP_DET
+    fig = plotting.plot_jump_map(groupdq, data, integration=0)
+    map_ax, last_ax = (ax for ax in fig.axes if ax.get_images())
+    (jump_image,) = map_ax.get_images()
+    expected = np.zeros((4, 5), int)
+    expected[PIXEL], expected[0, 1] = 1, 1
+    assert jump_image.get_gid() == "jump_map"
+    assert_array_equal(jump_image.get_array(), expected)
+    assert_array_equal(last_ax.get_images()[0].get_array(), data[0, -1])
+    assert len(fig.axes) == 4  # two images, two colour bars
+    assert map_ax.get_xlabel() == "x (column, 0-based)" and map_ax.get_ylabel() == "y (row, 0-based)"
+    assert "integration 0" in map_ax.get_title() and "2 of 20 pixels hit" in map_ax.get_title()
+
+
+def test_jump_map_of_a_large_frame_shows_the_most_jumps_of_each_block():
+    groupdq = np.zeros((1, 3, 6, 6), np.uint8)
+    groupdq[0, 1:, 4, 1] = JUMP_DET  # two jumps in one pixel
+    groupdq[0, 1, 0, 5] = JUMP_DET
+    fig = plotting.plot_jump_map(groupdq, block=3)
+    (image,) = fig.axes[0].get_images()
+    assert_array_equal(image.get_array(), [[0, 1], [2, 0]])
+    assert image.get_extent() == [-0.5, 5.5, -0.5, 5.5]  # still in detector pixels
+
+
+def test_pixel_integrations_are_drawn_side_by_side(ramp):
+    data, groupdq = ramp
+    data, groupdq = np.concatenate([data, data + 5]), np.concatenate([groupdq, groupdq])
+    fig = plotting.plot_pixel_integrations(data, groupdq, PIXEL)
+    ramp_axes = [ax for ax in fig.axes if ax.get_ylabel() == "DN"]
+    for intg, ax in enumerate(ramp_axes):
+        assert_array_equal(ax.get_lines()[0].get_ydata(), data[intg, :, PIXEL[0], PIXEL[1]])
+        assert ax.get_title() == f"pixel (y=2, x=3, 0-based), integration {intg}"
+    assert len(ramp_axes) == 2
+
+
+def test_significance_histogram_counts_the_primary_jumps_and_draws_the_thresholds():
+    from astropy.table import Table
+
+    catalog = Table({"cause": ["primary", "primary", "neighbour", "primary"],
+                     "significance_sigma": [4.5, 12.0, np.nan, 150.0]})  # fmt: skip
+    catalog.meta["thresholds_sigma"] = {"rejection_threshold": 4.0, "three_group_rejection_threshold": 6.0}
+    ax = plotting.plot_significance(catalog).axes[0]
+    assert sum(patch.get_height() for patch in ax.patches) == 3
+    lines = {line.get_gid(): line.get_xdata()[0] for line in ax.get_lines()}
+    assert lines == {"threshold:rejection_threshold": 4.0, "threshold:three_group_rejection_threshold": 6.0}

@@ -1,4 +1,4 @@
-"""The ``jumpdet`` command: ``demo``, ``compile``, ``crds-cache``, ``collect-cfgs`` and ``run``.
+"""The ``jumpdet`` command: demo, compile, run, report, tune, crds-cache and collect-cfgs.
 
 Expected failures (bad paths, CRDS not available, bad input) end with one
 line on stderr and exit status 2; anything else is a bug and shows its traceback.
@@ -9,6 +9,8 @@ import shutil
 import sys
 from importlib import resources
 from pathlib import Path
+
+import numpy as np
 
 __all__ = ["main"]
 
@@ -28,6 +30,77 @@ def _compile(args) -> None:
     print(f"compiling jumpdet's kernels into {cache_location()}", file=sys.stderr)
     seconds = compile_kernels(args.only)
     print(f"done in {sum(seconds.values()):.1f} s", file=sys.stderr)
+
+
+def _report(args) -> None:
+    from ..report import write_report
+
+    product = Path(args.file)
+    if not product.is_file():
+        raise ValueError(f"no such file: {product}")
+    outdir = args.outdir if args.outdir is not None else product.with_name(f"{product.stem}_report")
+    pixels = [tuple(args.pixel[k : k + 2]) for k in range(0, len(args.pixel or []), 2)]
+    if args.pixel and len(args.pixel) % 2:
+        raise ValueError("--pixel takes pairs of numbers: Y X [Y X ...]")
+    files = write_report(product, outdir, catalog=args.catalog, pixels=pixels or None)
+    print(files.summary.text())
+    print(f"report: {files.html} ({len(files.figures)} figures)")
+
+
+def _tune(args) -> None:
+    from ..tune import plot_tuning, tune_thresholds
+
+    exposure = _tuning_exposure(args)
+    result = tune_thresholds(
+        **exposure, flux_dn_per_s=args.flux, thresholds=args.thresholds, pixels=args.pixels
+    )
+    print(", ".join(f"{k}={v:g}" for k, v in exposure.items()))
+    print(result.text())
+    if args.plot is not None:
+        from ..plotting import save_figure_png
+
+        print(f"plot: {save_figure_png(plot_tuning(result), args.plot)}")
+
+
+def _tuning_exposure(args) -> dict:
+    """Ramp size and timing from the file or the options; gain and read noise from options or CRDS."""
+    exposure = {"gain": args.gain, "read_noise": args.read_noise, "group_time": args.group_time,
+                "nframes": args.nframes}  # fmt: skip
+    if args.file is not None:
+        exposure.update(
+            _file_exposure(Path(args.file), need_references=args.gain is None or args.read_noise is None)
+        )
+        exposure.update(
+            {k: v for k, v in (("gain", args.gain), ("read_noise", args.read_noise)) if v is not None}
+        )
+    elif args.shape is not None:
+        exposure["nints"], exposure["ngroups"] = args.shape[:2]
+    missing = [k for k in ("nints", "ngroups", "gain", "read_noise", "group_time") if exposure.get(k) is None]
+    if missing:
+        raise ValueError(
+            f"give a FILE or --shape, --gain, --read-noise and --group-time (missing: {missing})"
+        )
+    exposure["nframes"] = exposure.get("nframes") or 1
+    return exposure
+
+
+def _file_exposure(path: Path, *, need_references: bool) -> dict:
+    from stdatamodels.jwst.datamodels import RampModel
+
+    if not path.is_file():
+        raise ValueError(f"no such file: {path}")
+    with RampModel(str(path)) as model:
+        nints, ngroups = model.data.shape[:2]
+        found = {"nints": nints, "ngroups": ngroups, "group_time": model.meta.exposure.group_time,
+                 "nframes": model.meta.exposure.nframes}  # fmt: skip
+        if need_references:
+            from ..references.loading import load_references
+            from ..step import JumpStep
+
+            refs = load_references(JumpStep(), model)
+            found["gain"] = float(np.nanmedian(refs.gain))
+            found["read_noise"] = float(np.nanmedian(refs.read_noise))
+    return found
 
 
 def _crds_cache(args) -> None:
@@ -81,6 +154,7 @@ def _collect_cfgs(args) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     from ..references.crds_cache import DEFAULT_DETECTORS
+    from ..tune import DEFAULT_THRESHOLDS
 
     parser = argparse.ArgumentParser(prog="jumpdet", description="Fast jump detection for JWST ramps.")
     parser.add_argument("--version", action="version", version=_version())
@@ -103,6 +177,42 @@ def _parser() -> argparse.ArgumentParser:
         "--only", nargs="+", choices=list(WORKLOADS), help="compile only these paths (default: all)"
     )
     compile_.set_defaults(run=_compile)
+
+    report = commands.add_parser(
+        "report", help="figures, a summary and report.html for a jump step's output (and its catalogue)"
+    )
+    report.add_argument("file", help="the step's output, e.g. obs_jumpstep.fits")
+    report.add_argument(
+        "--catalog", type=Path, help="jump catalogue (default: <basename>_jumpcat.ecsv beside FILE)"
+    )
+    report.add_argument(
+        "--pixel", type=int, nargs="+", metavar="Y X", help="pixels to plot, 0-based: Y X [Y X ...]"
+    )
+    report.add_argument("--outdir", type=Path, help="output folder (default: <FILE stem>_report beside FILE)")
+    report.set_defaults(run=_report)
+
+    tune = commands.add_parser(
+        "tune", help="false flags and completeness at several rejection thresholds, on simulated ramps"
+    )
+    tune.add_argument(
+        "file", nargs="?", help="a ramp (RampModel) whose size, timing and references to simulate"
+    )
+    tune.add_argument(
+        "--shape", type=int, nargs=2, metavar=("NINTS", "NGROUPS"), help="ramp size without FILE"
+    )
+    tune.add_argument("--gain", type=float, help="e/DN (default with FILE: the gain reference's median)")
+    tune.add_argument(
+        "--read-noise", type=float, help="READNOISE value, DN (default with FILE: the reference's median)"
+    )
+    tune.add_argument("--group-time", type=float, help="seconds per group (default with FILE: its GROUPTIME)")
+    tune.add_argument("--nframes", type=int, help="frames per group (default with FILE: its NFRAMES, else 1)")
+    tune.add_argument("--flux", type=float, default=10.0, help="signal of the simulated pixels, DN/s (10)")
+    tune.add_argument(
+        "--thresholds", type=float, nargs="+", default=list(DEFAULT_THRESHOLDS), help="sigma values"
+    )
+    tune.add_argument("--pixels", type=int, default=128, help="simulated frame is PIXELS x PIXELS (128)")
+    tune.add_argument("--plot", type=Path, help="also write the figure to this PNG")
+    tune.set_defaults(run=_tune)
 
     cache = commands.add_parser(
         "crds-cache", help="build an offline CRDS cache; print the variables to export"

@@ -2,9 +2,10 @@
 
 Writes a refpix-like MIRI Imager F1130W ramp with injected jumps, runs
 :class:`jumpdet.JumpStep` on it through CRDS (a local offline cache is
-built and used unless CRDS is already configured), saves ``*_jumpstep.fits``,
-draws one jumped pixel's ramp and GROUPDQ to a PNG, and scores the flags
-against the injected truth.
+built and used unless CRDS is already configured), saves ``*_jumpstep.fits``
+and the jump catalogue ``*_jumpcat.ecsv``, draws one jumped pixel's ramp and
+GROUPDQ to a PNG, writes the ``jumpdet report`` of the output (figures and
+``report/report.html``), and scores the flags against the injected truth.
 """
 
 import logging
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 INPUT_NAME = "det_image_seq1_MIRIMAGE_F1130Wexp1_refpixstep.fits"
 OUTPUT_NAME = "det_image_seq1_MIRIMAGE_F1130Wexp1_jumpstep.fits"
 PLOT_NAME = "det_image_seq1_MIRIMAGE_F1130Wexp1_jump_pixel.png"
+CATALOG_NAME = "det_image_seq1_MIRIMAGE_F1130Wexp1_jumpcat.ecsv"
+REPORT_DIR = "report"
 SIGNIFICANT_SIGMA = 10.0
 
 
@@ -35,6 +38,8 @@ class DemoReport:
     input_file: Path
     output_file: Path
     plot_file: Path
+    catalog_file: Path
+    report_file: Path
     crds_source: str
     injected: int
     injected_significant: int
@@ -57,6 +62,8 @@ class DemoReport:
             f"input:           {self.input_file}",
             f"output:          {self.output_file}",
             f"plot:            {self.plot_file}",
+            f"catalogue:       {self.catalog_file}",
+            f"report:          {self.report_file}",
             f"jumps injected:  {self.injected} ({self.injected_significant} above {cut} sigma)",
             f"flagged:         {self.flagged_significant} ({rate:.1f}%); {self.flagged_any} of all",
             f"missed:          {self.missed_significant} above {cut} sigma",
@@ -126,14 +133,29 @@ def run_demo(
         model.save(input_file)
     kernel_seconds = _ready_kernels(sim, announce)
     start = time.perf_counter()
-    result = JumpStep.call(str(input_file), save_results=True, output_dir=str(outdir))
+    result = JumpStep.call(str(input_file), save_results=True, output_dir=str(outdir), save_jump_catalog=True)
     seconds = time.perf_counter() - start
     plot_file = _plot_one_jump(sim, result.groupdq, outdir / PLOT_NAME)
-    report = _score(
-        sim, result.groupdq, input_file, outdir / OUTPUT_NAME, plot_file, crds_source, seconds, kernel_seconds
-    )
+    files = _Files(input_file, outdir / OUTPUT_NAME, plot_file, outdir / CATALOG_NAME, _report(outdir))
+    report = _score(sim, result.groupdq, files, crds_source, seconds, kernel_seconds)
     result.close()
     return replace(report, crds_exports=export_lines(os.environ["CRDS_PATH"]))
+
+
+@dataclass(frozen=True)
+class _Files:
+    input_file: Path
+    output_file: Path
+    plot_file: Path
+    catalog_file: Path
+    report_file: Path
+
+
+def _report(outdir: Path) -> Path:
+    """``jumpdet report`` of the demo's output; returns the HTML page."""
+    from ..report import write_report
+
+    return write_report(outdir / OUTPUT_NAME, outdir / REPORT_DIR, catalog=outdir / CATALOG_NAME).html
 
 
 def _ready_kernels(sim, announce: Callable[[str], None]) -> float:
@@ -179,9 +201,7 @@ def _plot_one_jump(sim, groupdq, path: Path) -> Path:
     )
 
 
-def _score(
-    sim, groupdq, input_file, output_file, plot_file, crds_source, seconds, kernel_seconds
-) -> DemoReport:
+def _score(sim, groupdq, files: _Files, crds_source, seconds, kernel_seconds) -> DemoReport:
     flagged = (groupdq & JUMP_DET) != 0
     significant = sim.jump_mask(SIGNIFICANT_SIGMA)
     injected = sim.jump_mask()
@@ -191,9 +211,7 @@ def _score(
     near_injected[..., :, 1:] |= injected[..., :, :-1]
     near_injected[..., :, :-1] |= injected[..., :, 1:]
     return DemoReport(
-        input_file=input_file,
-        output_file=output_file,
-        plot_file=plot_file,
+        **vars(files),
         crds_source=crds_source,
         injected=int(injected.sum()),
         injected_significant=int(significant.sum()),
