@@ -6,6 +6,7 @@
     python benchmarks/run.py --cases nircam_1x10 --maximum-cores 2
     python benchmarks/run.py --cases miri_1x40 --json out.json --timeout 300
     python benchmarks/run.py --cases nircam_1x10 large_1x60 --scaling 2   # core alone, 1 vs 2 threads
+    python benchmarks/run.py --cases nircam_1x10 miri_1x40 --catalog      # core alone, catalogue off vs on
     python benchmarks/run.py --list
 
 Each (case, implementation) runs in a fresh Python process that imports the step,
@@ -151,21 +152,29 @@ WORKER = textwrap.dedent("""
         from jwst.jump import JumpStep
     else:
         from jumpdet import JumpStep
-    if impl == "scaling":  # jumpdet's core alone, 1 thread against int(out) threads
+    if impl in ("scaling", "catalog"):  # jumpdet's core alone: 1 against int(out) threads; catalogue off/on
+        from jumpdet.catalog import jump_catalog
         from jumpdet.detect import detect_jumps_inplace
         from jumpdet.params import params_from_step
         model, refs = build(case, case["shape"], 42)
         gain, read_noise = refs[0].data, refs[1].data
         core = params_from_step(JumpStep(**params), group_time_s=model.meta.exposure.group_time,
                                 nframes=model.meta.exposure.nframes, gain=gain)
-        best = {}
-        for workers in (1, int(out)) * 4:  # best of four: the first call loads the kernels
-            gdq, pdq = model.groupdq.copy(), model.pixeldq.copy()
-            start = time.perf_counter()
-            detect_jumps_inplace(model.data, gdq, pdq, gain=gain, read_noise=read_noise, params=core,
-                                 max_workers=workers)
-            best[workers] = min(best.get(workers, float("inf")), time.perf_counter() - start)
-        print(json.dumps({"one": best[1], "many": best[int(out)]}))
+        if impl == "scaling":
+            variants = {"one": (1, False), "many": (int(out), False)}
+        else:
+            variants = {"off": (1, False), "on": (1, True)}
+        best, rows = {}, 0
+        for _ in range(4):  # best of four, alternating: the first call loads the kernels
+            for key, (workers, record) in variants.items():
+                gdq, pdq = model.groupdq.copy(), model.pixeldq.copy()
+                start = time.perf_counter()
+                stats = detect_jumps_inplace(model.data, gdq, pdq, gain=gain, read_noise=read_noise,
+                                             params=core, max_workers=workers, record=record)
+                if record:  # the table too, as the step builds it
+                    rows = len(jump_catalog(stats.record, params=core, path=stats.plan.path))
+                best[key] = min(best.get(key, float("inf")), time.perf_counter() - start)
+        print(json.dumps({**best, "rows": rows}))
         sys.exit(0)
 
     def timed(owner, name, spent):
@@ -392,6 +401,21 @@ def machine() -> str:
     return f"{model}; {os.cpu_count()} cores; load average {load}; Python {python}; {versions}"
 
 
+def catalog_cost(names: list[str]) -> int:
+    """Print the core's seconds with the jump catalogue off and on (best of four each) per case."""
+    print(
+        "jumpdet core (detect_jumps_inplace, 1 thread), jump catalogue off and on (table included), best of 4"
+    )
+    print(f"{'case':<16} {'off s':>8} {'on s':>8} {'cost s':>8} {'cost':>7} {'rows':>9}")
+    for name in names:
+        times = run_one(CASES[name], "catalog", Path("-"))
+        cost = times["on"] - times["off"]
+        share = 100 * cost / times["off"]
+        seconds = f"{times['off']:8.3f} {times['on']:8.3f} {cost:8.3f}"
+        print(f"{name:<16} {seconds} {share:6.1f}% {times['rows']:9d}", flush=True)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -424,7 +448,14 @@ def main(argv=None) -> int:
         metavar="N",
         help="instead: time jumpdet's core alone (detect_jumps_inplace) with 1 and N threads",
     )
+    parser.add_argument(
+        "--catalog",
+        action="store_true",
+        help="instead: time jumpdet's core alone with the jump catalogue off and on",
+    )
     args = parser.parse_args(argv)
+    if args.catalog:
+        return catalog_cost(selected(args.cases))
     if args.scaling:
         return scaling(selected(args.cases), args.scaling)
     if args.list:
