@@ -58,3 +58,24 @@ def test_jumpdet_compile_leaves_nothing_to_compile(tmp_path):
     compiled = run([sys.executable, "-c", jumpdet_compile, "compile", "--only", "iterative"], tmp_path)
     assert "iterative" in compiled.stdout and str(tmp_path) in compiled.stderr
     assert COMPILING_MESSAGE not in run([sys.executable, "-c", DETECT], tmp_path).stderr
+
+
+# A detection without the catalogue, then those of the catalogue's own kernels that have signatures.
+CATALOGUE_KERNELS = (
+    DETECT
+    + """
+from numba.core.registry import CPUDispatcher
+from jumpdet import catalog, recording, significance
+print(sorted(f"{m.__name__}.{name}" for m in (catalog, recording, significance)
+             for name, f in vars(m).items()
+             if isinstance(f, CPUDispatcher) and f.py_func.__module__ == m.__name__ and f.signatures))
+"""
+)
+
+
+def test_a_run_without_the_catalogue_compiles_none_of_its_kernels():
+    # the default cache: kernels found there would also have signatures
+    done = subprocess.run(
+        [sys.executable, "-c", CATALOGUE_KERNELS], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

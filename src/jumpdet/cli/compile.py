@@ -6,8 +6,8 @@ and caches the machine code on disk (in ``NUMBA_CACHE_DIR`` if set, else in
 starts at once; the others first compile (and say so in one log line). This
 command runs the detection on small synthetic ramps that take every path
 the step can take (each detection path, with and without neighbour and
-after-jump flagging, big-endian and native data, snowballs, showers), so
-that a container image or a cluster's shared cache holds them all. numba
+after-jump flagging, big-endian and native data, snowballs, showers, the
+jump catalogue), so that a container image or a cluster's shared cache holds them all. numba
 keys its cache by CPU model: compile on the kind of machine that will run.
 """
 
@@ -85,6 +85,29 @@ def _showers() -> None:
     _events(clustered, find_showers=True, minimum_sigclip_groups=3)  # clipped statistics
 
 
+def _catalog() -> None:
+    """The jump catalogue's kernels: recording on each path, rows of whole words or not, and its ECSV."""
+    import tempfile
+    from pathlib import Path
+
+    from ..catalog import write_catalog
+    from ..simulate.ramps import simulate_ramp
+
+    for shape, params in (
+        ((1, 6, 8, 16), {}),
+        ((1, 12, 8, 13), {}),
+        ((4, 5, 8, 16), {"minimum_sigclip_groups": 4}),
+    ):
+        ramp = simulate_ramp(shape, seed=0, jump_fraction=0.05)
+        references = {"gain": ramp.gain, "read_noise": ramp.read_noise}
+        for data in (ramp.data, ramp.data.astype(">f4")):
+            result = detect_jumps(
+                data, ramp.groupdq, ramp.pixeldq, **references, params=JumpParams(**params), catalog=True
+            )
+    with tempfile.TemporaryDirectory() as folder:
+        write_catalog(result.catalog, Path(folder) / "compile_jumpcat.ecsv")
+
+
 #: What ``jumpdet compile`` can compile, by name (all of them by default).
 WORKLOADS: dict[str, Callable[[], None]] = {
     "iterative": _iterative,
@@ -92,6 +115,7 @@ WORKLOADS: dict[str, Callable[[], None]] = {
     "sigma_clip": _sigma_clip,
     "snowballs": _snowballs,
     "showers": _showers,
+    "catalog": _catalog,
 }
 
 
