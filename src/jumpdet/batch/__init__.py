@@ -1,4 +1,4 @@
-"""Many exposures: :func:`run_exposures` runs jumpdet's step (or pipeline) on files with Dask.
+"""Many exposures: :func:`~jumpdet.batch.run_exposures` runs jumpdet's step (or pipeline) on files with Dask.
 
 - :mod:`jumpdet.batch.engine`: the client side; a LocalCluster or the user's
   cluster, one task per file, at most one file per worker thread at a time;
