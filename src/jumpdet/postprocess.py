@@ -32,7 +32,13 @@ from .flags import JUMP_DET, UNUSABLE
 from .params import JumpParams
 from .twopoint import electrons, read_variance, sigma_from_median
 
-__all__ = ["FrameInputs", "RowBlock", "postprocess_rows", "remove_jump_from_unusable_inplace"]
+__all__ = [
+    "FrameInputs",
+    "RowBlock",
+    "after_jump_rules",
+    "postprocess_rows",
+    "remove_jump_from_unusable_inplace",
+]
 
 NOT_JUMP = np.uint8(~JUMP_DET & 0xFF)
 
@@ -111,19 +117,25 @@ def postprocess_rows(frame: FrameInputs, block: RowBlock, params: JumpParams) ->
         if params.flag_4_neighbors
         else None
     )
-    after = (
-        np.array(
-            [
-                (params.after_jump_flag_e1, params.after_jump_flag_groups1),
-                (params.after_jump_flag_e2, params.after_jump_flag_groups2),
-            ]
-        )
-        if max(params.after_jump_flag_groups1, params.after_jump_flag_groups2) > 0
-        else None
-    )
+    after = after_jump_rules(params)
     medians = None if frame.medians is None else frame.medians[rows]
     brackets = None if frame.median_brackets is None else frame.median_brackets[:, rows]
     return _finish_block(window, rules, neighbours, after, medians, brackets)
+
+
+def after_jump_rules(params: JumpParams) -> np.ndarray | None:
+    """The two after-jump rules as rows of (electrons, groups), the layout the kernels take.
+
+    ``None`` when neither rule flags any group (the kernels then skip that work).
+    """
+    if max(params.after_jump_flag_groups1, params.after_jump_flag_groups2) <= 0:
+        return None
+    return np.array(
+        [
+            (params.after_jump_flag_e1, params.after_jump_flag_groups1),
+            (params.after_jump_flag_e2, params.after_jump_flag_groups2),
+        ]
+    )
 
 
 class _Window(NamedTuple):

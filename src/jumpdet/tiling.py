@@ -14,7 +14,9 @@ among the worker threads, divided by ``BYTES_PER_ELEMENT``.
 
 from dataclasses import dataclass
 
-__all__ = ["Tile", "Tiling", "plan_tiles"]
+import numpy as np
+
+__all__ = ["Tile", "Tiling", "plan_tiles", "tile_data"]
 
 TEMPORARY_FRACTION = 0.10
 # temporary bytes per (integration, group, pixel) element of a tile: a float32
@@ -74,3 +76,19 @@ def plan_tiles(shape: tuple[int, int, int, int], workers: int) -> Tiling:
     block_rows = max(MIN_BLOCK_ROWS, pixels_per_tile // ncols)
     row_blocks = [(r, min(r + block_rows, nrows)) for r in range(0, nrows, block_rows)]
     return Tiling(search, row_blocks)
+
+
+def tile_data(data, rows: slice, cols: slice):
+    """The data a kernel reads for a tile: ``(block, origin, bounds)``.
+
+    Native float32 data are read in place (``block`` is ``data``, ``origin``
+    (0, 0)); others (FITS data are big-endian) are converted for the tile
+    alone, and ``origin`` is the tile's first row and column. ``bounds`` is
+    (first row, end row, first column, end column) in the frame.
+    """
+    nrows, ncols = data.shape[2:]
+    r0, r1, _ = rows.indices(nrows)
+    c0, c1, _ = cols.indices(ncols)
+    if data.dtype == np.float32 and data.dtype.isnative:
+        return data, (0, 0), (r0, r1, c0, c1)
+    return data[:, :, r0:r1, c0:c1].astype(np.float32), (r0, c0), (r0, r1, c0, c1)

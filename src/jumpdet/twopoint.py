@@ -56,6 +56,7 @@ from .compilation import kernel
 from .flags import JUMP_DET, UNUSABLE
 from .params import JumpParams
 from .plan import DetectionPath
+from .tiling import tile_data
 
 __all__ = ["electrons", "find_jumps_in_tile", "read_variance", "sigma_from_median"]
 
@@ -422,13 +423,8 @@ def find_jumps_in_tile(
         median difference (:attr:`jumpdet.postprocess.FrameInputs.median_brackets`);
         the ramps must have at least ``MEDIAN_SAMPLE`` differences.
     """
-    nints, ngroups, nrows, ncols = data.shape
-    r0, r1, _ = rows.indices(nrows)
-    c0, c1, _ = cols.indices(ncols)
-    if data.dtype == np.float32 and data.dtype.isnative:
-        block, origin = data, (0, 0)
-    else:
-        block, origin = data[:, :, r0:r1, c0:c1].astype(np.float32), (r0, c0)
+    nints, ngroups = data.shape[:2]
+    block, origin, bounds = tile_data(data, rows, cols)
     # every path sorts a whole row of pixels at once: sigma clipping each set of
     # values it clips, the others all the differences of a pixel
     path = DetectionPath(path)
@@ -455,6 +451,6 @@ def find_jumps_in_tile(
         gdq,
         gain.astype(np.float32, copy=False),
         read_noise.astype(np.float32, copy=False),
-        (r0, r1, c0, c1),
+        bounds,
     )
     _search_rows(tile, params.nframes, iterative, single_pass, sigma_clip, brackets)
