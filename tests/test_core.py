@@ -14,7 +14,7 @@ from jumpdet.params import params_from_step
 JUMP, SAT, DNU = flags.JUMP_DET, flags.SATURATED, flags.DO_NOT_USE
 
 
-def detect(data, gdq=None, *, gain=2.0, read_noise=8.0, **params):
+def detect(data, gdq=None, *, gain=2.0, read_noise=8.0, max_workers=1, **params):
     data = np.asarray(data, np.float32)
     frame = data.shape[2:]
     gdq = np.zeros(data.shape, np.uint8) if gdq is None else gdq
@@ -25,6 +25,7 @@ def detect(data, gdq=None, *, gain=2.0, read_noise=8.0, **params):
         gain=np.full(frame, gain, np.float32),
         read_noise=np.full(frame, read_noise, np.float32),
         params=JumpParams(**params),
+        max_workers=max_workers,
     )
 
 
@@ -204,7 +205,11 @@ def test_every_spec_parameter_reaches_the_core_parameters():
         before = params_from_step(JumpStep(**context), group_time_s=2.0, nframes=1, gain=np.full((2, 2), 3.0))
         value = getattr(step, name)
         bump = 7  # any change must reach the core
-        changed = JumpStep(**context, **{name: (not value) if isinstance(value, bool) else value + bump})
+        if isinstance(value, str):  # an option: the other choice
+            changed_value = next(c for c in ("two_point", "likelihood") if c != value)
+        else:
+            changed_value = (not value) if isinstance(value, bool) else value + bump
+        changed = JumpStep(**context, **{name: changed_value})
         params = params_from_step(changed, group_time_s=2.0, nframes=1, gain=np.full((2, 2), 3.0))
         assert params != before, name
 

@@ -23,10 +23,14 @@ import numpy as np
 __all__ = [
     "JWST_INTERNAL_SHOWER_AMPLITUDE_DN_PER_S",
     "JWST_PARAMETERS",
+    "METHODS",
     "JumpParams",
     "check_ring_radii",
     "params_from_step",
 ]
+
+# the searches: jwst's two-point differences, or the likelihood test (jumpdet.likelihood)
+METHODS = ("two_point", "likelihood")
 
 # jwst 3.0 never reads the step's ``max_shower_amplitude``; it scales this
 # stcal default (DN/s) by the group time instead.  See params_from_step and
@@ -47,8 +51,14 @@ class JumpParams:
 
     Attributes
     ----------
+    method : {"two_point", "likelihood"}
+        The search: jwst's two-point differences (flags identical to jwst's),
+        or the likelihood test of :mod:`jumpdet.likelihood`.
     rejection_threshold : float
-        Sigma threshold for pixels with 4 or more usable differences.
+        Sigma threshold for pixels with 4 or more usable differences (with
+        ``method="likelihood"``, per integration, as the two-sided Gaussian
+        false-positive rate of a whole clean ramp, split over its tests: see
+        :func:`jumpdet.likelihood.chi_square_thresholds`).
     three_group_rejection_threshold : float
         Sigma threshold for pixels with exactly 2 usable differences.
     four_group_rejection_threshold : float
@@ -68,6 +78,13 @@ class JumpParams:
         difference is ``(read_noise * gain)**2 / nframes`` electrons squared,
         ``read_noise`` being the READNOISE reference's value: the noise (DN)
         of the difference of two single-frame reads (CDS), as jwst uses it.
+    groupgap : int
+        Frames skipped between groups (``meta.exposure.groupgap``); used by
+        the likelihood search only.
+    read_times_s : tuple of tuple of float, or None
+        Times of the reads averaged into each group, seconds
+        (``meta.exposure.read_times``), for uneven readouts; when given, the
+        likelihood search uses them instead of ``nframes`` and ``groupgap``.
     minimum_groups : int
         Fewest usable groups an integration may have before detection is
         skipped (unless sigma clipping applies).
@@ -132,6 +149,7 @@ see the step spec
     90
     """
 
+    method: str = "two_point"
     rejection_threshold: float = 4.0
     three_group_rejection_threshold: float = 6.0
     four_group_rejection_threshold: float = 5.0
@@ -143,6 +161,8 @@ see the step spec
     after_jump_flag_e2: float = 0.0
     after_jump_flag_groups2: int = 0
     nframes: int = 1
+    groupgap: int = 0
+    read_times_s: tuple[tuple[float, ...], ...] | None = None
     minimum_groups: int = 3
     minimum_sigclip_groups: int = 100
     only_use_ints: bool = True
@@ -179,7 +199,9 @@ see the step spec
             "four_group_rejection_threshold",
         ):
             _require(getattr(self, name) >= 0, name, "must be >= 0")
+        _require(self.method in METHODS, "method", f"must be one of {METHODS}, got {self.method!r}")
         _require(self.nframes >= 1, "nframes", "must be >= 1 (frames per group)")
+        _require(self.groupgap >= 0, "groupgap", "must be >= 0 (frames skipped between groups)")
         if self.find_showers:
             check_ring_radii(self.extend_inner_radius, self.extend_outer_radius)
         carries = self.sat_required_snowball and self.mask_snowball_core_next_int  # cores to next int
@@ -211,7 +233,15 @@ see the step spec
 
     @classmethod
     def from_jwst(
-        cls, *, group_time_s: float, nframes: int, gain: np.ndarray, **jwst_step_parameters
+        cls,
+        *,
+        group_time_s: float,
+        nframes: int,
+        gain: np.ndarray,
+        groupgap: int = 0,
+        read_times=None,
+        method: str = "two_point",
+        **jwst_step_parameters,
     ) -> JumpParams:
         """Build the parameters from jwst 3.0 ``JumpStep`` parameters, in jwst's names and units.
 
@@ -231,6 +261,14 @@ see the step spec
         gain : (nrows, ncols) ndarray
             Gain in e/DN; its NaN-ignoring median converts the after-jump DN
             thresholds (read only when an after-jump time spans a group).
+        groupgap : int
+            ``meta.exposure.groupgap``, frames skipped between groups (the
+            likelihood search's covariance).
+        read_times : sequence of sequences of float, or None
+            ``meta.exposure.read_times`` (seconds, the reads of each group), if
+            the exposure has them; None or empty otherwise.
+        method : {"two_point", "likelihood"}
+            jumpdet's search (not a jwst parameter; jwst has two-point only).
         **jwst_step_parameters
             Any of :data:`JWST_PARAMETERS`, e.g. ``rejection_threshold=5.0``
             or ``after_jump_flag_time1=30.0`` (seconds), with jwst's meaning.
@@ -282,6 +320,9 @@ see the step spec
             after_jump_flag_e2=electrons_from_dn(jwst["after_jump_flag_dn2"], gain_median),
             after_jump_flag_groups2=groups2,
             nframes=int(nframes),
+            groupgap=int(groupgap or 0),
+            read_times_s=read_times_seconds(read_times),
+            method=method,
             # jwst doubles these two: the step gives radii, the ellipse code full axes
             sat_expand_px=2 * jwst["sat_expand"],
             max_extended_width_px=2 * jwst["max_extended_radius"],
@@ -310,7 +351,8 @@ _JWST_CONVERTED_DEFAULTS = {
     "max_shower_amplitude": 4.0,  # DN/s; not read by jwst 3.0 (see from_jwst)
     "use_ellipses": False,  # deprecated in jwst; not read
 }
-# The fields of JumpParams that are not jwst parameters under the same name
+# The fields of JumpParams that are not jwst parameters under the same name (method, groupgap
+# and read_times_s are jumpdet's: the search, and the readout from meta.exposure)
 _DERIVED_FIELDS = frozenset(
     {
         "after_jump_flag_e1",
@@ -318,6 +360,9 @@ _DERIVED_FIELDS = frozenset(
         "after_jump_flag_e2",
         "after_jump_flag_groups2",
         "nframes",
+        "groupgap",
+        "read_times_s",
+        "method",
         "sat_expand_px",
         "max_extended_width_px",
         "snowball_groups_masked_next_int",
@@ -409,7 +454,9 @@ def median_gain(gain: np.ndarray) -> np.float32:
         return np.float32(np.nanmedian(gain.astype(np.float32, copy=False)))
 
 
-def params_from_step(step, *, group_time_s: float, nframes: int, gain: np.ndarray) -> JumpParams:
+def params_from_step(
+    step, *, group_time_s: float, nframes: int, gain: np.ndarray, groupgap: int = 0, read_times=None
+) -> JumpParams:
     """Build :class:`JumpParams` from a step's parameters with :meth:`JumpParams.from_jwst`.
 
     Parameters
@@ -423,6 +470,11 @@ def params_from_step(step, *, group_time_s: float, nframes: int, gain: np.ndarra
         ``meta.exposure.nframes``, frames averaged per group.
     gain : (nrows, ncols) ndarray
         Gain in e/DN, for the median used by the after-jump thresholds.
+    groupgap : int
+        ``meta.exposure.groupgap``, frames skipped between groups.
+    read_times : sequence of sequences of float, or None
+        ``meta.exposure.read_times`` (seconds, the reads of each group), if
+        the exposure has them; None or empty otherwise.
 
     Returns
     -------
@@ -435,4 +487,21 @@ def params_from_step(step, *, group_time_s: float, nframes: int, gain: np.ndarra
         As :meth:`JumpParams.from_jwst`.
     """
     parameters = {name: getattr(step, name) for name in sorted(JWST_PARAMETERS)}
-    return JumpParams.from_jwst(group_time_s=group_time_s, nframes=nframes, gain=gain, **parameters)
+    return JumpParams.from_jwst(
+        group_time_s=group_time_s,
+        nframes=nframes,
+        gain=gain,
+        groupgap=groupgap,
+        read_times=read_times,
+        method=step.method,
+        **parameters,
+    )
+
+
+def read_times_seconds(read_times) -> tuple[tuple[float, ...], ...] | None:
+    """``meta.exposure.read_times`` as a hashable tuple of tuples of seconds; None when absent or empty."""
+    if read_times is None or len(read_times) == 0:
+        return None
+    return tuple(
+        tuple(float(t) for t in np.atleast_1d(np.asarray(group, dtype=np.float64))) for group in read_times
+    )

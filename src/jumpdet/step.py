@@ -52,6 +52,7 @@ class JumpStep(AtomicSaveMixin, CrdsOptionalMixin, Step):
     """Detect jumps (cosmic rays and other steps) in ramps, with the flags of jwst 3.0's JumpStep."""
 
     spec = """
+        method = option('two_point', 'likelihood', default='two_point') # two_point: jwst's flags; likelihood: Brandt (2024) chi-square test, more sensitive
         rejection_threshold = float(default=4.0,min=0) # CR sigma rejection threshold (4+ usable differences)
         three_group_rejection_threshold = float(default=6.0,min=0) # CR sigma threshold with 2 usable differences
         four_group_rejection_threshold = float(default=5.0,min=0) # CR sigma threshold with 3 usable differences
@@ -115,13 +116,20 @@ class JumpStep(AtomicSaveMixin, CrdsOptionalMixin, Step):
             return result
         start = time.perf_counter()
         refs = load_references(self, result)
+        exposure = result.meta.exposure
         try:
             params = params_from_step(
-                self, group_time_s=result.meta.exposure.group_time, nframes=_nframes(result), gain=refs.gain
+                self,
+                group_time_s=exposure.group_time,
+                nframes=_nframes(result),
+                gain=refs.gain,
+                groupgap=exposure.groupgap,
+                read_times=getattr(exposure, "read_times", None),
             )
         except ValueError as exc:  # one line naming the parameter; BadInputError ends strun with it
             raise BadInputError(str(exc)) from exc
         workers = resolve_cores(self.maximum_cores)
+        log.info("Jump search method: %s", params.method)
         log.info(
             "Jump threshold: %g sigma for pixels with 4 or more usable differences, %g with 3, %g with 2",
             params.rejection_threshold,
