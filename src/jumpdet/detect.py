@@ -5,11 +5,14 @@ bounded (see :mod:`jumpdet.tiling`), in this order, which is jwst 3.0's:
 
 1. pixels with a bad gain get NO_GAIN_VALUE | DO_NOT_USE in PIXELDQ;
 2. the detection path is chosen from GROUPDQ (:mod:`jumpdet.plan`);
-3. the two-point search flags jumps, tile by tile (:mod:`jumpdet.twopoint`);
+3. the search flags jumps, tile by tile: two-point differences
+   (:mod:`jumpdet.twopoint`) or, with ``method="likelihood"``, the
+   likelihood test (:mod:`jumpdet.likelihood`);
 4. with sigma clipping, a group whose every pixel is now JUMP_DET or
    DO_NOT_USE loses its plain JUMP_DET flags (jwst's rule);
 5. neighbours and groups after large jumps are flagged, and JUMP_DET is
-   cleared where SATURATED or DO_NOT_USE is set (:mod:`jumpdet.postprocess`);
+   cleared where SATURATED or DO_NOT_USE is set (:mod:`jumpdet.postprocess`,
+   or :func:`jumpdet.likelihood.postprocess_rows`);
 6. snowballs and MIRI showers, if enabled (:mod:`jumpdet.large_events.snowballs`,
    :mod:`jumpdet.large_events.showers`).
 
@@ -25,11 +28,12 @@ No step, datamodel, file or logging configuration is involved here.
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
 
+from . import likelihood
 from ._stats.medians import NETWORK_LIMIT
 from .compilation import COMPILING_MESSAGE, announcing_compilation
 from .exposure import all_do_not_use_groups, check_exposure_shapes, pack_unusable
@@ -54,7 +58,8 @@ class JumpStats:
     Attributes
     ----------
     plan : DetectionPlan
-        The path taken, or why the two-point search was skipped.
+        The path taken (``"likelihood"`` with that method), or why the search
+        was skipped.
     primary_jumps : int or None
         JUMP_DET flags after the search and before neighbours and after-jump
         groups are added (input flags included), as jwst counts them; None
@@ -243,6 +248,9 @@ def _detect_inplace(data, groupdq, pixeldq, gain, read_noise, params, max_worker
     primary = None
     if plan.path is None:
         remove_jump_from_unusable_inplace(groupdq)
+    elif params.method == "likelihood":
+        plan = replace(plan, path="likelihood")
+        primary = _likelihood_inplace(data, groupdq, gain, read_noise, params, max_workers)
     else:
         primary = _two_point_inplace(
             data, groupdq, gain, read_noise, params, plan.path, max_workers, recorder
@@ -327,6 +335,23 @@ def _postprocess_passes(params, recording):
         ("neighbour", params.replace(after_jump_flag_groups1=0, after_jump_flag_groups2=0)),
         ("after_jump", params.replace(flag_4_neighbors=False)),
     ]
+
+
+def _likelihood_inplace(data, gdq, gain, read_noise, params, max_workers) -> int:
+    """The likelihood search on tiles, then its post-processing on row blocks; returns the primary count."""
+    tiles = plan_tiles(data.shape, max_workers)
+    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+        list(
+            pool.map(
+                lambda t: likelihood.find_jumps_in_tile(
+                    data, gdq, gain, read_noise, params, rows=t.rows, cols=t.cols
+                ),
+                tiles.search,
+            )
+        )
+        frame = FrameInputs(data, gdq, gain, read_noise, params.nframes)
+        blocks = [RowBlock(start, stop, None, None) for start, stop in tiles.row_blocks]
+        return sum(pool.map(lambda b: likelihood.postprocess_rows(frame, b, params), blocks))
 
 
 def _median_planes(shape, path):

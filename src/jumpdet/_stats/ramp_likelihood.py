@@ -1,0 +1,341 @@
+"""The likelihood jump statistic of Brandt (2024), for many pixels at once, compiled with numba.
+
+Reference: T. D. Brandt, "Optimal fitting and debiasing for detectors read out
+up-the-ramp" (PASP 136, 2024; arXiv:2309.08753) for the covariance of resultant
+differences and the fit, and "Likelihood-based jump detection and cosmic ray
+rejection for detectors read out up-the-ramp" (arXiv:2404.01326) for the test.
+This is an independent implementation of the mathematics, organised for SIMD
+lanes across the pixels of a row; the recurrences are the ratio (LDL^T) form,
+which neither overflows nor underflows in long ramps.
+
+For one pixel and integration, the ``n`` resultant differences ``d`` have the
+model ``d = a * dt`` (``a`` the count rate, ``dt`` the spacing of the
+resultants' mean times) and the tridiagonal covariance
+
+    C[k, k]     = s1 * (1/N[k] + 1/N[k+1]) + f * (tau[k] + tau[k+1] - 2 * t[k])
+    C[k, k + 1] = -s1 / N[k+1]             + f * (t[k+1] - tau[k+1])
+
+with ``s1`` the read variance of a single frame, ``N`` the frames averaged in
+each resultant, ``t`` their mean times, ``tau`` the photon-noise weighted mean
+times and ``f`` the rate that sets the photon noise. Leaving difference ``k``
+out of the fit is the same as fitting it a free offset ``b``; with
+``rho = C^-1 (d - a_hat * dt)``, ``u = C^-1 dt``, ``F = dt^T u`` and
+``S = C^-1 - u u^T / F``, the chi-square improvement is ``rho[k]**2 / S[k, k]``,
+and for two adjacent differences (a jump inside a multi-frame resultant) the
+2 x 2 form ``r^T S_kk^-1 r`` of the pair. Unusable differences are removed
+from the covariance exactly (their row and column are dropped).
+
+Everything works on arrays shaped ``(n, m)``: ``n`` differences of ``m``
+pixels, the pixel index innermost, so the loops run in SIMD lanes; pixels never
+mix, so a pixel's result does not depend on which others share its arrays.
+"""
+
+from collections import namedtuple
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "COEFFICIENT_ROWS",
+    "Candidates",
+    "Workspace",
+    "best_candidates",
+    "candidates_buffers",
+    "workspace",
+    "workspace_view",
+]
+
+# rows of the (7, n) coefficient array built by jumpdet.likelihood.covariance_coefficients
+DT, READ_DIAG, PHOTON_DIAG, READ_OFF, PHOTON_OFF, TWO_OK, INV_DT = range(7)
+COEFFICIENT_ROWS = 7
+
+NONE, ONE, TWO = 0, 1, 2  # kinds of candidate: none, one difference, two adjacent differences
+
+# (n, m) float64 buffers of one pass: the covariance (alpha diagonal, beta
+# above it), forward pivots and the forward-substituted differences and times,
+# and C^-1 applied to them, C^-1's diagonal and the element above it.
+Workspace = namedtuple(
+    "Workspace", ["alpha", "beta", "pivot", "y_data", "y_time", "w_data", "w_time", "inv_diag", "inv_off"]
+)
+
+# (m,) per-pixel results of a pass: the best candidate (kind, first difference,
+# chi-square improvement), the fitted jump (electrons) and its significance
+# (amplitude over the noise of one difference), and the thresholds and usable
+# count it was judged with.
+Candidates = namedtuple(
+    "Candidates",
+    ["kind", "position", "improvement", "amplitude", "significance", "usable", "best_one", "best_two"],
+)
+
+
+@njit(nogil=True, cache=True)
+def workspace(size):
+    """A flat :data:`Workspace` with room for ``size`` (differences x pixels) values."""
+    return Workspace(
+        np.empty(size),
+        np.empty(size),
+        np.empty(size),
+        np.empty(size),
+        np.empty(size),
+        np.empty(size),
+        np.empty(size),
+        np.empty(size),
+        np.empty(size),
+    )
+
+
+@njit(nogil=True, cache=True)
+def workspace_view(flat, n, m):
+    """Contiguous ``(n, m)`` views of a flat :data:`Workspace`, so that loops over pixels vectorise."""
+    shape, size = (n, m), n * m
+    return Workspace(
+        flat.alpha[:size].reshape(shape),
+        flat.beta[:size].reshape(shape),
+        flat.pivot[:size].reshape(shape),
+        flat.y_data[:size].reshape(shape),
+        flat.y_time[:size].reshape(shape),
+        flat.w_data[:size].reshape(shape),
+        flat.w_time[:size].reshape(shape),
+        flat.inv_diag[:size].reshape(shape),
+        flat.inv_off[:size].reshape(shape),
+    )
+
+
+@njit(nogil=True, cache=True)
+def candidates_buffers(m):
+    """A :data:`Candidates` for ``m`` pixels."""
+    return Candidates(
+        np.empty(m, np.int64),
+        np.empty(m, np.int64),
+        np.empty(m),
+        np.empty(m),
+        np.empty(m),
+        np.empty(m, np.int64),
+        np.empty(m),
+        np.empty(m),
+    )
+
+
+@njit(nogil=True, cache=True)
+def _covariance(use, rate, read_var, coef, ws):
+    """Fill ``ws.alpha`` and ``ws.beta``; an unusable difference gets a unit variance and no covariance."""
+    n, m = use.shape
+    for k in range(n):
+        for c in range(m):
+            u = use[k, c]
+            a = read_var[c] * coef[READ_DIAG, k] + rate[c] * coef[PHOTON_DIAG, k]
+            ws.alpha[k, c] = a * u + (1.0 - u)
+    for k in range(n - 1):
+        for c in range(m):
+            b = read_var[c] * coef[READ_OFF, k] + rate[c] * coef[PHOTON_OFF, k]
+            ws.beta[k, c] = b * use[k, c] * use[k + 1, c]
+
+
+@njit(nogil=True, cache=True, error_model="numpy")  # a zero variance gives inf/NaN, never a flag
+def _solve(d, use, coef, ws):
+    """``C^-1 d``, ``C^-1 dt``, and C^-1's diagonal and first off-diagonal, by the LDL^T recurrences.
+
+    ``(C^-1)[k, k] = 1 / (pivot[k] - beta[k]**2 / back[k+1])`` with the
+    forward pivots ``pivot`` and backward pivots ``back``, and
+    ``(C^-1)[k, k+1] = -beta[k] / pivot[k] * (C^-1)[k+1, k+1]``.
+    """
+    n, m = d.shape
+    alpha, beta, pivot = ws.alpha, ws.beta, ws.pivot
+    for c in range(m):
+        pivot[0, c] = alpha[0, c]
+        ws.y_data[0, c] = d[0, c]
+        ws.y_time[0, c] = coef[DT, 0] * use[0, c]
+    for k in range(1, n):
+        for c in range(m):
+            ratio = beta[k - 1, c] / pivot[k - 1, c]
+            pivot[k, c] = alpha[k, c] - beta[k - 1, c] * ratio
+            ws.y_data[k, c] = d[k, c] - ratio * ws.y_data[k - 1, c]
+            ws.y_time[k, c] = coef[DT, k] * use[k, c] - ratio * ws.y_time[k - 1, c]
+    back = np.empty(m)  # the backward pivot of the difference after k
+    last = n - 1
+    for c in range(m):
+        back[c] = alpha[last, c]
+        ws.w_data[last, c] = ws.y_data[last, c] / pivot[last, c]
+        ws.w_time[last, c] = ws.y_time[last, c] / pivot[last, c]
+        ws.inv_diag[last, c] = 1.0 / pivot[last, c]
+        ws.inv_off[last, c] = 0.0
+    for k in range(n - 2, -1, -1):
+        for c in range(m):
+            b = beta[k, c]
+            ws.w_data[k, c] = (ws.y_data[k, c] - b * ws.w_data[k + 1, c]) / pivot[k, c]
+            ws.w_time[k, c] = (ws.y_time[k, c] - b * ws.w_time[k + 1, c]) / pivot[k, c]
+            ws.inv_diag[k, c] = 1.0 / (pivot[k, c] - b * b / back[c])
+            ws.inv_off[k, c] = -b / pivot[k, c] * ws.inv_diag[k + 1, c]
+            back[c] = alpha[k, c] - b * b / back[c]
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _fit(d, use, coef, ws, slope, information):
+    """GLS fit of every pixel: ``slope`` (about the centring rate) and ``information`` (dt^T C^-1 dt)."""
+    n, m = d.shape
+    slope[:] = 0.0
+    information[:] = 0.0
+    for k in range(n):
+        for c in range(m):
+            slope[c] += ws.w_time[k, c] * d[k, c]
+            information[c] += coef[DT, k] * use[k, c] * ws.w_time[k, c]
+    for c in range(m):
+        slope[c] /= information[c]
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _improvements(use, coef, ws, slope, information, out):
+    """Largest one- and two-difference improvements of each pixel, and where they are.
+
+    Stored in ``out.best_one`` / ``out.best_two`` with their first difference
+    in ``out.position`` (one) and ``out.kind`` (two, temporarily). The
+    residual vector ``rho`` overwrites ``ws.y_data``.
+    """
+    n, m = use.shape
+    rho = ws.y_data
+    out.best_one[:] = -1.0
+    out.best_two[:] = -1.0
+    out.position[:] = -1
+    out.kind[:] = -1
+    for k in range(n):
+        for c in range(m):
+            rho[k, c] = ws.w_data[k, c] - slope[c] * ws.w_time[k, c]
+    for k in range(n):
+        for c in range(m):
+            s = ws.inv_diag[k, c] - ws.w_time[k, c] * ws.w_time[k, c] / information[c]
+            one = rho[k, c] * rho[k, c] / s if use[k, c] else -1.0
+            if one > out.best_one[c]:
+                out.best_one[c] = one
+                out.position[c] = k
+    for k in range(n - 1):
+        allowed = coef[TWO_OK, k] > 0
+        for c in range(m):
+            if not (allowed and use[k, c] and use[k + 1, c]):
+                continue
+            two = _pair_improvement(rho, ws, information, k, c)
+            if two > out.best_two[c]:
+                out.best_two[c] = two
+                out.kind[c] = k
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _pair_matrix(ws, information, k, c):
+    """The 2 x 2 block of ``S = C^-1 - u u^T / F`` for differences ``k`` and ``k + 1``."""
+    u0, u1 = ws.w_time[k, c], ws.w_time[k + 1, c]
+    s00 = ws.inv_diag[k, c] - u0 * u0 / information[c]
+    s11 = ws.inv_diag[k + 1, c] - u1 * u1 / information[c]
+    s01 = ws.inv_off[k, c] - u0 * u1 / information[c]
+    return s00, s01, s11
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _pair_improvement(rho, ws, information, k, c):
+    s00, s01, s11 = _pair_matrix(ws, information, k, c)
+    r0, r1 = rho[k, c], rho[k + 1, c]
+    return (s11 * r0 * r0 - 2.0 * s01 * r0 * r1 + s00 * r1 * r1) / (s00 * s11 - s01 * s01)
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def best_candidates(d, use, raw_rate, rate, read_var, coef, thresholds, ws, out):
+    """Judge every pixel once: its best jump candidate above threshold, if any.
+
+    Parameters
+    ----------
+    d : (n, m) float64 ndarray
+        Differences minus ``centre * dt`` (any centring rate: the fit absorbs
+        it, and centring keeps the arithmetic exact for bright pixels);
+        0 where unusable.
+    use : (n, m) float64 ndarray
+        1.0 for usable differences, 0.0 for the others.
+    raw_rate : (n, m) float64 ndarray
+        Differences over their ``dt`` minus the centring rate; only read to
+        choose between two usable differences, which the fit cannot tell
+        apart (the one farther from the centre is taken).
+    rate : (m,) float64 ndarray
+        Count rate (electrons per unit of ``dt``, >= 0) for the photon noise.
+    read_var : (m,) float64 ndarray
+        Read variance of one frame, electrons squared.
+    coef : (7, n) float64 ndarray
+        :func:`jumpdet.likelihood.covariance_coefficients`.
+    thresholds : (3, 2) float64 ndarray
+        (one-difference, two-difference) chi-square thresholds for 4 or more,
+        3 and 2 usable differences.
+    ws : Workspace
+    out : Candidates
+        Receives, per pixel, ``kind`` (0 none, 1 one difference, 2 two),
+        ``position`` (first difference), ``improvement``, ``amplitude``
+        (electrons, the fitted jump) and ``significance`` (the amplitude over
+        the noise of one difference, sqrt of its variance in ``C``).
+    """
+    n, m = d.shape
+    _covariance(use, rate, read_var, coef, ws)
+    _solve(d, use, coef, ws)
+    slope, information = np.empty(m), np.empty(m)
+    _fit(d, use, coef, ws, slope, information)
+    _improvements(use, coef, ws, slope, information, out)
+    for c in range(m):
+        usable = 0
+        for k in range(n):
+            usable += use[k, c] > 0
+        out.usable[c] = usable
+        _choose(out, c, usable, thresholds, raw_rate, use)
+        if out.kind[c] != NONE:
+            _measure(ws, information, out, c)
+
+
+@njit(nogil=True, cache=True)
+def _choose(out, c, usable, thresholds, raw_rate, use):
+    """Pick one or two differences for pixel ``c`` (``out.kind``, ``out.position``, ``out.improvement``).
+
+    As stcal's ``mask_jumps``: each kind is penalised by its own threshold and
+    the larger excess wins. Two differences need 4 usable (else the pair
+    left out cannot be told from the others), one needs 3; with exactly 2,
+    both give the same improvement and the one farther from the centring
+    rate is taken.
+    """
+    two_at = out.kind[c]
+    out.kind[c] = NONE
+    out.improvement[c] = 0.0
+    if usable < 2:
+        return
+    row = 0 if usable >= 4 else (1 if usable == 3 else 2)
+    excess_one = out.best_one[c] - thresholds[row, 0]
+    excess_two = out.best_two[c] - thresholds[row, 1] if usable >= 4 and two_at >= 0 else -np.inf
+    if excess_one > excess_two and excess_one > 0:
+        out.kind[c] = ONE
+        out.improvement[c] = out.best_one[c]
+        if usable == 2:
+            out.position[c] = _farther_of_two(raw_rate, use, c)
+    elif excess_two >= excess_one and excess_two > 0:
+        out.kind[c] = TWO
+        out.position[c] = two_at
+        out.improvement[c] = out.best_two[c]
+
+
+@njit(nogil=True, cache=True)
+def _farther_of_two(raw_rate, use, c):
+    best, where = -1.0, -1
+    for k in range(use.shape[0]):
+        if use[k, c] and abs(raw_rate[k, c]) > best:
+            best, where = abs(raw_rate[k, c]), k
+    return where
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _measure(ws, information, out, c):
+    """The fitted jump of pixel ``c`` (electrons) and its size in noise of one difference.
+
+    One difference: its free offset ``rho[k] / S[k, k]``. Two: the sum of
+    both offsets, ``1^T S_kk^-1 rho_k``.
+    """
+    k = out.position[c]
+    rho = ws.y_data
+    if out.kind[c] == ONE:
+        s = ws.inv_diag[k, c] - ws.w_time[k, c] * ws.w_time[k, c] / information[c]
+        amplitude = rho[k, c] / s
+    else:
+        s00, s01, s11 = _pair_matrix(ws, information, k, c)
+        r0, r1 = rho[k, c], rho[k + 1, c]
+        amplitude = ((s11 - s01) * r0 + (s00 - s01) * r1) / (s00 * s11 - s01 * s01)
+    out.amplitude[c] = amplitude
+    out.significance[c] = abs(amplitude) / np.sqrt(ws.alpha[k, c])

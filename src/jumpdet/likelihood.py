@@ -1,0 +1,507 @@
+"""Likelihood jump detection (``method='likelihood'``), pixel by pixel, compiled with numba.
+
+Each integration of each pixel is fitted as a straight ramp through its
+resultant differences with their full covariance (read noise, frames per
+group, skipped frames and the photon noise of the rate; Brandt 2024, see
+:mod:`jumpdet._stats.ramp_likelihood`). At every position the chi-square
+improvement of leaving out one difference (a jump between groups) and two
+adjacent differences (a jump inside a group of several frames) is computed;
+the best candidate above its threshold is flagged and left out, and the ramp
+is fitted again, until no candidate is left. The rate that sets the photon
+noise is the median rate of the pixel's usable differences over all
+integrations (clipped at zero), fixed for the search, as in stcal.
+
+Flags: a jump left out as difference ``k`` (group ``k`` to ``k + 1``) sets
+JUMP_DET on group ``k + 1``, as the two-point search does. A jump inside
+group ``g`` (differences ``g - 1`` and ``g`` left out) sets JUMP_DET on
+groups ``g`` and ``g + 1``: ramp fitting starts a new segment at a flagged
+group, so flagging ``g`` alone would leave the difference ``g -> g + 1``
+(half of the jump) in the second segment, and ``g + 1`` alone the first half
+in the first one. With both, ramp_fit's segments end at ``g - 1`` and start
+at ``g + 1``, and neither contains the jump.
+
+The search runs on tiles of rows like :mod:`jumpdet.twopoint` (one row's
+differences in a buffer, GIL released). The post-processing (neighbours and
+groups after jumps) runs the same search again on just the pixels with a
+jump flag, to know each jump's significance and amplitude without storing
+them: the result is the same bit for bit, because pixels never mix.
+"""
+
+from collections import namedtuple
+from functools import lru_cache
+
+import numpy as np
+from numba import njit
+from scipy.special import log_ndtr
+
+from ._stats.medians import (
+    ROW_NETWORK_LIMIT,
+    median_network,
+    median_of_sorted,
+    order_columns_for_medians,
+    sorting_network,
+)
+from ._stats.ramp_likelihood import (
+    COEFFICIENT_ROWS,
+    DT,
+    INV_DT,
+    NONE,
+    PHOTON_DIAG,
+    PHOTON_OFF,
+    READ_DIAG,
+    READ_OFF,
+    TWO,
+    TWO_OK,
+    best_candidates,
+    candidates_buffers,
+    workspace,
+    workspace_view,
+)
+from .flags import JUMP_DET
+from .params import JumpParams
+from .postprocess import _count_jumps as count_jumps
+from .postprocess import _set_jump_if_usable as set_jump_if_usable
+from .postprocess import after_jump_rules, remove_jump_from_unusable_inplace
+from .tiling import tile_data
+from .twopoint import _fill_row_differences as fill_row_differences
+from .twopoint import electrons
+
+__all__ = [
+    "JumpRecords",
+    "chi_square_thresholds",
+    "covariance_coefficients",
+    "find_jumps_in_tile",
+    "frame_times",
+    "postprocess_rows",
+    "search_columns",
+]
+
+# The jumps a search found, one entry each: the pixel's column (in the arrays
+# searched), integration, first difference left out, how many (1 or 2), the
+# fitted amplitude (electrons) and its significance (sigma of one difference).
+JumpRecords = namedtuple(
+    "JumpRecords", ["column", "integration", "position", "width", "amplitude", "significance"]
+)
+
+# Pixels judged together: their buffers (about 12 (ngroups - 1) x CHUNK float64
+# values) then stay in the core's cache.
+CHUNK = 256
+
+# one integration of the pixels being searched: centred differences, usable
+# mask, rates about the centre (flat, n x m), per-pixel rate and read variance,
+# the original column of each compacted pixel, the pixels kept for the next pass
+_Buffers = namedtuple("_Buffers", ["d", "use", "raw", "rate", "read_var", "index", "keep", "ws", "found"])
+
+
+def frame_times(params: JumpParams, ngroups: int) -> list[np.ndarray]:
+    """Times of the frames averaged into each group, in seconds or in frame times.
+
+    ``params.read_times_s`` (from ``meta.exposure.read_times``) when given;
+    else group ``g`` averages frames ``g * (nframes + groupgap) + 1 ..
+    + nframes``, in units of the frame time, as stcal builds them. The
+    statistic does not depend on the unit of time (the photon-noise rate is
+    measured in the same unit), so the frame time itself is not needed.
+    """
+    if params.read_times_s is not None:
+        if len(params.read_times_s) < ngroups:
+            raise ValueError(
+                f"read_times has {len(params.read_times_s)} groups, the data {ngroups}: "
+                "meta.exposure.read_times must list the reads of every group"
+            )
+        return [np.atleast_1d(np.asarray(t, dtype=np.float64)) for t in params.read_times_s[:ngroups]]
+    step = params.nframes + params.groupgap
+    frames = np.arange(1, params.nframes + 1, dtype=np.float64)
+    return [frames + g * step for g in range(ngroups)]
+
+
+@lru_cache(maxsize=32)
+def covariance_coefficients(params: JumpParams, ngroups: int) -> np.ndarray:
+    """What the covariance of a pixel's differences needs from the readout, shape (7, ngroups - 1).
+
+    Rows (see :mod:`jumpdet._stats.ramp_likelihood`): the spacing ``dt`` of
+    the resultants' mean times, the read-noise and photon-noise parts of the
+    diagonal and of the element above it (per frame read variance and per
+    unit rate), whether the group shared by a difference and the next holds
+    more than one frame (a jump can then fall inside it), and ``1 / dt``.
+    """
+    times = frame_times(params, ngroups)
+    nreads = np.array([t.size for t in times], dtype=np.float64)
+    mean_t = np.array([t.mean() for t in times])
+    # photon-noise weighted mean time of each resultant: sum over pairs of reads of min(t_j, t_k) / N**2
+    tau = np.array([np.sum((2 * t.size - 1 - 2 * np.arange(t.size)) * np.sort(t)) / t.size**2 for t in times])
+    n = ngroups - 1
+    coef = np.zeros((COEFFICIENT_ROWS, n))
+    coef[DT] = np.diff(mean_t)
+    if np.any(coef[DT] <= 0):
+        raise ValueError(f"group mean times must increase, got {mean_t.tolist()}")
+    coef[READ_DIAG] = 1 / nreads[:-1] + 1 / nreads[1:]
+    coef[PHOTON_DIAG] = tau[:-1] + tau[1:] - 2 * mean_t[:-1]
+    coef[READ_OFF, : n - 1] = -1 / nreads[1:-1]
+    coef[PHOTON_OFF, : n - 1] = mean_t[1:-1] - tau[1:-1]
+    coef[TWO_OK, : n - 1] = nreads[1:-1] > 1
+    coef[INV_DT] = 1 / coef[DT]
+    coef.flags.writeable = False  # cached and shared between threads
+    return coef
+
+
+def chi_square_thresholds(params: JumpParams) -> np.ndarray:
+    """Chi-square thresholds, shape (3, 2): (one difference, two) for 4+, 3 and 2 usable differences.
+
+    A threshold of ``t`` sigma is the two-sided false-positive rate
+    ``p = erfc(t / sqrt(2))`` of a Gaussian: ``t**2`` for one difference (a
+    chi-square of 1 degree of freedom) and the chi-square of 2 degrees of
+    freedom with the same ``p``, ``-2 ln p``, for two, as stcal derives them
+    (computed here through ``log_ndtr``, which stays finite where ``p``
+    underflows).
+    """
+    sigmas = (
+        params.rejection_threshold,
+        params.four_group_rejection_threshold,
+        params.three_group_rejection_threshold,
+    )
+    return np.array([(t * t, -2.0 * (np.log(2.0) + log_ndtr(-t))) for t in sigmas])
+
+
+@njit(nogil=True, cache=True)
+def _buffers(n, m):
+    return _Buffers(
+        np.empty(n * m),
+        np.empty(n * m),
+        np.empty(n * m),
+        np.empty(m),
+        np.empty(m),
+        np.empty(m, np.int64),
+        np.empty(m, np.int64),
+        workspace(n * m),
+        candidates_buffers(m),
+    )
+
+
+@njit(nogil=True, cache=True)
+def _records(capacity):
+    return JumpRecords(
+        np.empty(capacity, np.int64),
+        np.empty(capacity, np.int64),
+        np.empty(capacity, np.int64),
+        np.empty(capacity, np.int64),
+        np.empty(capacity),
+        np.empty(capacity),
+    )
+
+
+@njit(nogil=True, cache=True)
+def frame_read_variance(read_noise, gain):
+    """Read variance of one frame (electrons squared): READNOISE is the noise of a CDS pair of frames."""
+    noise_e = np.float64(read_noise) * np.float64(gain)
+    return noise_e * noise_e / 2.0
+
+
+@njit(nogil=True, cache=True)
+def centre_rates(diffs, coef, rates, sorted_rates, count, pairs, median_pairs, centre):
+    """Each pixel's median rate over its usable differences of all integrations (NaN if none)."""
+    nvalues, m = diffs.shape
+    n = coef.shape[1]
+    for v in range(nvalues):
+        scale = np.float32(coef[INV_DT, v % n])
+        for c in range(m):
+            rates[v, c] = diffs[v, c] * scale
+    order_columns_for_medians(rates, sorted_rates, count, pairs, median_pairs)
+    for c in range(m):
+        centre[c] = median_of_sorted(sorted_rates[:, c], count[c])
+
+
+@njit(nogil=True, cache=True)
+def _load_integration(diffs, i, c0, centre, read_var, coef, bufs):
+    """Fill the buffers with integration ``i`` of pixels ``c0 : c0 + m`` (NaN differences are unusable)."""
+    n = coef.shape[1]
+    m = min(bufs.rate.size, diffs.shape[1] - c0)
+    for k in range(n):
+        dt, inv_dt = coef[DT, k], coef[INV_DT, k]
+        values = diffs[i * n + k, c0 : c0 + m]
+        for c in range(m):
+            v = np.float64(values[c])
+            usable = not np.isnan(v)
+            bufs.use[k * m + c] = usable
+            bufs.d[k * m + c] = v - centre[c0 + c] * dt if usable else 0.0
+            bufs.raw[k * m + c] = v * inv_dt - centre[c0 + c] if usable else 0.0
+    for c in range(m):
+        bufs.rate[c] = max(centre[c0 + c], 0.0)
+        bufs.read_var[c] = read_var[c0 + c]
+        bufs.index[c] = c0 + c
+    return m
+
+
+@njit(nogil=True, cache=True)
+def _compact(flat, n, active, keep, kept):
+    """Keep the columns ``keep[:kept]`` of the (n, active) array stored in ``flat``, as (n, kept).
+
+    In place and in increasing order: a value never moves to a later index.
+    """
+    for k in range(n):
+        for j in range(kept):
+            flat[k * kept + j] = flat[k * active + keep[j]]
+
+
+@njit(nogil=True, cache=True)
+def search_columns(diffs, centre, read_var, coef, thresholds, records):
+    """Find the jumps of ``m`` pixels; return their number (they are in ``records``).
+
+    Parameters
+    ----------
+    diffs : (nints * (ngroups - 1), m) float32 ndarray
+        Electron differences, NaN where unusable (integration-major).
+    centre : (m,) float64 ndarray
+        Each pixel's median rate (:func:`centre_rates`).
+    read_var : (m,) float64 ndarray
+        Read variance of one frame, electrons squared.
+    coef, thresholds : ndarray
+        :func:`covariance_coefficients`, :func:`chi_square_thresholds`.
+    records : JumpRecords
+        Room for ``nints * (ngroups - 1) * m`` jumps.
+    """
+    nvalues, m = diffs.shape
+    n = coef.shape[1]
+    bufs = _buffers(n, min(m, CHUNK))
+    found = 0
+    for i in range(nvalues // n):
+        for c0 in range(0, m, CHUNK):
+            found = _search_chunk(diffs, i, c0, centre, read_var, coef, thresholds, bufs, records, found)
+    return found
+
+
+@njit(nogil=True, cache=True)
+def _search_chunk(diffs, i, c0, centre, read_var, coef, thresholds, bufs, records, found):
+    """:func:`search_columns` for integration ``i`` of the pixels ``c0 : c0 + CHUNK``."""
+    n = coef.shape[1]
+    active = _load_integration(diffs, i, c0, centre, read_var, coef, bufs)
+    while active > 0:
+        shape = (n, active)
+        d, use = bufs.d[: n * active].reshape(shape), bufs.use[: n * active].reshape(shape)
+        raw, cand = bufs.raw[: n * active].reshape(shape), bufs.found
+        ws = workspace_view(bufs.ws, n, active)
+        best_candidates(d, use, raw, bufs.rate[:active], bufs.read_var[:active], coef, thresholds, ws, cand)
+        kept = 0
+        for j in range(active):
+            if cand.kind[j] == NONE:
+                continue
+            found = _record(records, found, bufs.index[j], i, cand, j)
+            for k in range(cand.position[j], cand.position[j] + cand.kind[j]):
+                use[k, j] = 0.0
+                d[k, j] = 0.0
+            bufs.keep[kept] = j
+            kept += 1
+        for flat in (bufs.d, bufs.use, bufs.raw):
+            _compact(flat, n, active, bufs.keep, kept)
+        for j in range(kept):
+            bufs.rate[j] = bufs.rate[bufs.keep[j]]
+            bufs.read_var[j] = bufs.read_var[bufs.keep[j]]
+            bufs.index[j] = bufs.index[bufs.keep[j]]
+        active = kept
+    return found
+
+
+@njit(nogil=True, cache=True)
+def _record(records, found, column, integration, cand, j):
+    records.column[found] = column
+    records.integration[found] = integration
+    records.position[found] = cand.position[j]
+    records.width[found] = 2 if cand.kind[j] == TWO else 1
+    records.amplitude[found] = cand.amplitude[j]
+    records.significance[found] = cand.significance[j]
+    return found + 1
+
+
+@njit(nogil=True, cache=True)
+def _search_rows(data, origin, gdq, gain, read_noise, bounds, coef, thresholds, pairs, median_pairs):
+    """OR JUMP_DET into ``gdq`` for the tile ``bounds`` (first row, end row, first column, end column)."""
+    nints, ngroups = gdq.shape[:2]
+    r0, r1, c0, c1 = bounds
+    ncols = c1 - c0
+    nvalues = nints * (ngroups - 1)
+    diffs = np.empty((nvalues, ncols), dtype=np.float32)
+    rates, sorted_rates = np.empty_like(diffs), np.empty_like(diffs)
+    previous = np.empty(ncols, dtype=np.float32)
+    count = np.empty(ncols, dtype=np.int64)
+    centre, read_var = np.empty(ncols), np.empty(ncols)
+    records = _records(nvalues * ncols)
+    for row in range(r0, r1):
+        fill_row_differences(data, origin, gdq, gain, row, c0, diffs, previous)
+        centre_rates(diffs, coef, rates, sorted_rates, count, pairs, median_pairs, centre)
+        for c in range(ncols):
+            read_var[c] = frame_read_variance(read_noise[row, c0 + c], gain[row, c0 + c])
+        found = search_columns(diffs, centre, read_var, coef, thresholds, records)
+        for j in range(found):
+            for g in range(records.position[j] + 1, records.position[j] + 1 + records.width[j]):
+                gdq[records.integration[j], g, row, c0 + records.column[j]] |= JUMP_DET
+
+
+def _kernel_inputs(params, nints, ngroups):
+    """Coefficients, thresholds and sorting networks for an exposure of this shape."""
+    nvalues = nints * (ngroups - 1)
+    return (
+        covariance_coefficients(params, ngroups),
+        chi_square_thresholds(params),
+        sorting_network(nvalues, ROW_NETWORK_LIMIT),
+        median_network(nvalues),
+    )
+
+
+def find_jumps_in_tile(
+    data, gdq, gain, read_noise, params: JumpParams, *, rows=slice(None), cols=slice(None)
+):
+    """Search one tile of an exposure with the likelihood test; OR JUMP_DET into its GROUPDQ, in place.
+
+    Parameters
+    ----------
+    data : (nints, ngroups, nrows, ncols) ndarray, DN
+        Any float dtype or byte order; converted one tile at a time when not
+        native float32.
+    gdq : (nints, ngroups, nrows, ncols) uint8 ndarray
+        The exposure's GROUPDQ (written in the tile only).
+    gain : (nrows, ncols) float32 ndarray, e/DN
+    read_noise : (nrows, ncols) float32 ndarray, DN: the CDS noise of two single-frame reads
+    params : JumpParams
+    rows, cols : slice, optional
+        The tile (unit step); the whole frame by default.
+    """
+    nints, ngroups = data.shape[:2]
+    block, origin, bounds = tile_data(data, rows, cols)
+    references = (gain.astype(np.float32, copy=False), read_noise.astype(np.float32, copy=False))
+    _search_rows(block, origin, gdq, *references, bounds, *_kernel_inputs(params, nints, ngroups))
+
+
+def postprocess_rows(frame, block, params: JumpParams) -> int:
+    """Neighbours, groups after jumps and clean-up of one row block, in place; return its primary count.
+
+    ``frame`` is a :class:`jumpdet.postprocess.FrameInputs` and ``block`` a
+    :class:`jumpdet.postprocess.RowBlock` (its snapshots are not needed: the
+    jumps are found again from the data). The count is of the JUMP_DET flags
+    in the block before anything is added, input flags included, as jwst
+    counts them.
+    """
+    nints, ngroups, nrows, _ = frame.gdq.shape
+    first, last = max(block.start - 1, 0), min(block.stop + 1, nrows)
+    window = slice(first, last)
+    rules = _Rules(
+        params.flag_4_neighbors,
+        params.min_jump_to_flag_neighbors,
+        params.max_jump_to_flag_neighbors,
+        after_jump_rules(params),
+    )
+    window_arrays = (frame.data[:, :, window].astype(np.float32, copy=False), frame.gdq[:, :, window])
+    references = (frame.gain[window], frame.read_noise[window])
+    rows = (block.start - first, block.stop - first)
+    return _finish_block(*window_arrays, *references, *rows, rules, *_kernel_inputs(params, nints, ngroups))
+
+
+# what the post-processing does around a jump: neighbours (flag or not, and the
+# significance limits) and the after-jump rules (:func:`jumpdet.postprocess.after_jump_rules`)
+_Rules = namedtuple("_Rules", ["neighbours", "low", "high", "after"])
+
+
+@njit(nogil=True, cache=True)
+def _finish_block(data, gdq, gain, read_noise, start, stop, rules, coef, thresholds, pairs, median_pairs):
+    """Flags around the jumps of window rows ``start - 1 .. stop`` that land in rows ``start:stop``.
+
+    The jumps of a row are found again (:func:`search_columns`) for its
+    pixels with any JUMP_DET flag, a superset of those the search flagged
+    (input flags and flags added here only cost a search that finds nothing
+    new): a jump whose significance is strictly between ``low`` and ``high``
+    flags its four neighbours in its group(s), and one whose amplitude is at
+    least ``after[k, 0]`` electrons flags the ``after[k, 1]`` groups after
+    the group it fell in (``low``, ``high``, ``after`` in ``rules``). Only
+    usable groups are flagged.
+    """
+    nints, ngroups, nrows, ncols = gdq.shape
+    n_primary = count_jumps(gdq, start, stop)
+    if rules.neighbours or max(rules.after[0, 1], rules.after[1, 1]) > 0:
+        nvalues = nints * (ngroups - 1)
+        cols = np.empty(ncols, np.int64)
+        diffs = np.empty(nvalues * ncols, np.float32)
+        rates, sorted_rates = np.empty_like(diffs), np.empty_like(diffs)
+        count = np.empty(ncols, np.int64)
+        centre, read_var = np.empty(ncols), np.empty(ncols)
+        records = _records(nvalues * ncols)
+        for r in range(max(start - 1, 0), min(stop + 1, nrows)):
+            m = _jumped_columns(gdq, r, cols)
+            if m == 0:
+                continue
+            shape = (nvalues, m)
+            row_diffs = diffs[: nvalues * m].reshape(shape)
+            _gather_differences(data, gdq, gain, r, cols[:m], row_diffs)
+            centre_rates(
+                row_diffs,
+                coef,
+                rates[: nvalues * m].reshape(shape),
+                sorted_rates[: nvalues * m].reshape(shape),
+                count[:m],
+                pairs,
+                median_pairs,
+                centre[:m],
+            )
+            for j in range(m):
+                read_var[j] = frame_read_variance(read_noise[r, cols[j]], gain[r, cols[j]])
+            found = search_columns(row_diffs, centre[:m], read_var[:m], coef, thresholds, records)
+            for j in range(found):
+                c, i = cols[records.column[j]], records.integration[j]
+                g, width = records.position[j] + 1, records.width[j]
+                if rules.neighbours and rules.low < records.significance[j] < rules.high:
+                    for gg in range(g, g + width):
+                        _flag_neighbours(gdq, i, gg, r, c, start, stop)
+                if start <= r < stop:
+                    _flag_after(gdq, i, g, r, c, records.amplitude[j], rules.after)
+    remove_jump_from_unusable_inplace(gdq[:, :, start:stop])
+    return n_primary
+
+
+@njit(nogil=True, cache=True)
+def _jumped_columns(gdq, r, cols):
+    """Store in ``cols`` the columns of row ``r`` with JUMP_DET after the first group; return how many."""
+    nints, ngroups, _, ncols = gdq.shape
+    jumped = np.zeros(ncols, np.uint8)
+    for i in range(nints):
+        for g in range(1, ngroups):
+            flags = gdq[i, g, r]
+            for c in range(ncols):
+                jumped[c] |= flags[c] & JUMP_DET
+    m = 0
+    for c in range(ncols):
+        if jumped[c]:
+            cols[m] = c
+            m += 1
+    return m
+
+
+@njit(nogil=True, cache=True)
+def _gather_differences(data, gdq, gain, r, cols, diffs):
+    """Electron differences of the pixels ``cols`` of row ``r``, as the search computes them."""
+    nints, ngroups = gdq.shape[:2]
+    for i in range(nints):
+        for g in range(1, ngroups):
+            for j in range(cols.size):
+                c = cols[j]
+                before = electrons(data[i, g - 1, r, c], gdq[i, g - 1, r, c], gain[r, c])
+                diffs[i * (ngroups - 1) + g - 1, j] = (
+                    electrons(data[i, g, r, c], gdq[i, g, r, c], gain[r, c]) - before
+                )
+
+
+@njit(nogil=True, cache=True)
+def _flag_neighbours(gdq, i, g, r, c, start, stop):
+    """JUMP_DET on the four edge neighbours of pixel (r, c) in group g, within rows ``start:stop``."""
+    ncols = gdq.shape[3]
+    for rr, cc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
+        if start <= rr < stop and 0 <= cc < ncols:
+            set_jump_if_usable(gdq, i, g, rr, cc)
+
+
+@njit(nogil=True, cache=True)
+def _flag_after(gdq, i, g, r, c, amplitude, after):
+    """JUMP_DET on the groups after group ``g`` that the larger matching after-jump rule reaches."""
+    ngroups = gdq.shape[1]
+    reach = 0
+    for k in range(2):
+        if amplitude >= after[k, 0]:
+            reach = max(reach, int(after[k, 1]))
+    for later in range(g + 1, min(g + reach, ngroups - 1) + 1):
+        set_jump_if_usable(gdq, i, later, r, c)
