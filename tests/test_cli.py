@@ -35,9 +35,9 @@ def jump_flags(path):
         return np.argwhere(model.groupdq & JUMP_DET)
 
 
-@pytest.mark.parametrize("target", ["jumpdet.JumpStep", "jumpdet"])
-def test_strun_by_class_and_alias(ramp_file, target, monkeypatch):
-    strun_in_process(target, ramp_file, cwd=ramp_file.parent, monkeypatch=monkeypatch)
+@pytest.mark.parametrize(("target", "method"), [("jumpdet.JumpStep", "two_point"), ("jumpdet", "likelihood")])
+def test_strun_by_class_and_alias(ramp_file, target, method, monkeypatch):
+    strun_in_process(target, ramp_file, f"--method={method}", cwd=ramp_file.parent, monkeypatch=monkeypatch)
     flags = jump_flags(ramp_file.parent / "obs_jumpstep.fits")
     assert [0, 5, 3, 4] in flags.tolist()
 
@@ -133,6 +133,14 @@ def test_demo_flags_the_significant_injected_jumps_and_its_other_flags_are_jwsts
     assert "export CRDS_PATH=" in summary
     with JwstJumpStep.call(str(report.input_file)) as expected, RampModel(report.output_file) as actual:
         np.testing.assert_array_equal(actual.groupdq, expected.groupdq)
+
+
+@pytest.mark.slow
+def test_demo_with_the_likelihood_search_flags_the_significant_injected_jumps(tmp_path):
+    report = run_demo(tmp_path, method="likelihood")
+    assert report.output_file.exists() and report.injected_significant > 200
+    assert report.flagged_significant >= 0.99 * report.injected_significant
+    assert "differ by design" in report.summary()
 
 
 @pytest.mark.slow

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..params import METHODS
+
 __all__ = ["main"]
 
 
@@ -21,7 +23,7 @@ def _demo(args) -> None:
     def announce(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    print(run_demo(args.outdir, seed=args.seed, announce=announce).summary())
+    print(run_demo(args.outdir, seed=args.seed, announce=announce, method=args.method).summary())
 
 
 def _compile(args) -> None:
@@ -165,6 +167,9 @@ def _parser() -> argparse.ArgumentParser:
         "--outdir", type=Path, default=Path("jumpdet-demo"), help="output folder (./jumpdet-demo)"
     )
     demo.add_argument("--seed", type=int, default=0, help="random seed of the synthetic exposure")
+    demo.add_argument(
+        "--method", choices=METHODS, default="two_point", help="the jump search (two_point, jwst's flags)"
+    )
     demo.set_defaults(run=_demo)
 
     from .compile import WORKLOADS
