@@ -54,6 +54,7 @@ from ._stats.ramp_likelihood import (
     TWO_OK,
     best_candidates,
     candidates_buffers,
+    screen,
     workspace,
     workspace_view,
 )
@@ -83,8 +84,9 @@ JumpRecords = namedtuple(
     "JumpRecords", ["column", "integration", "position", "width", "amplitude", "significance"]
 )
 
-# Pixels judged together: their buffers (about 12 (ngroups - 1) x CHUNK float64
-# values) then stay in the core's cache.
+# Most pixels are cleared by a screen over a whole row; those left are judged
+# CHUNK at a time, so that their buffers (about 13 (ngroups - 1) x CHUNK float64
+# values) stay in the core's cache.
 CHUNK = 256
 
 # one integration of the pixels being searched: centred differences, usable
@@ -211,23 +213,24 @@ def centre_rates(diffs, coef, rates, sorted_rates, count, pairs, median_pairs, c
 
 
 @njit(nogil=True, cache=True)
-def _load_integration(diffs, i, c0, centre, read_var, coef, bufs):
-    """Fill the buffers with integration ``i`` of pixels ``c0 : c0 + m`` (NaN differences are unusable)."""
+def _load(diffs, i, cols, centre, read_var, coef, bufs):
+    """Fill the buffers with integration ``i`` of the pixels ``cols``; returns their number."""
     n = coef.shape[1]
-    m = min(bufs.rate.size, diffs.shape[1] - c0)
+    m = cols.size
     for k in range(n):
         dt, inv_dt = coef[DT, k], coef[INV_DT, k]
-        values = diffs[i * n + k, c0 : c0 + m]
-        for c in range(m):
+        values = diffs[i * n + k]
+        for j in range(m):
+            c = cols[j]
             v = np.float64(values[c])
             usable = not np.isnan(v)
-            bufs.use[k * m + c] = usable
-            bufs.d[k * m + c] = v - centre[c0 + c] * dt if usable else 0.0
-            bufs.raw[k * m + c] = v * inv_dt - centre[c0 + c] if usable else 0.0
-    for c in range(m):
-        bufs.rate[c] = max(centre[c0 + c], 0.0)
-        bufs.read_var[c] = read_var[c0 + c]
-        bufs.index[c] = c0 + c
+            bufs.use[k * m + j] = usable
+            bufs.d[k * m + j] = v - centre[c] * dt if usable else 0.0
+            bufs.raw[k * m + j] = v * inv_dt - centre[c] if usable else 0.0
+    for j in range(m):
+        bufs.rate[j] = max(centre[cols[j]], 0.0)
+        bufs.read_var[j] = read_var[cols[j]]
+        bufs.index[j] = cols[j]
     return m
 
 
@@ -262,18 +265,23 @@ def search_columns(diffs, centre, read_var, coef, thresholds, records):
     nvalues, m = diffs.shape
     n = coef.shape[1]
     bufs = _buffers(n, min(m, CHUNK))
+    candidates = np.empty(m, np.int64)
     found = 0
     for i in range(nvalues // n):
-        for c0 in range(0, m, CHUNK):
-            found = _search_chunk(diffs, i, c0, centre, read_var, coef, thresholds, bufs, records, found)
+        kept = screen(diffs, i, centre, read_var, coef, thresholds, candidates)
+        for start in range(0, kept, CHUNK):
+            cols = candidates[start : min(start + CHUNK, kept)]
+            found = _search_candidates(
+                diffs, i, cols, centre, read_var, coef, thresholds, bufs, records, found
+            )
     return found
 
 
 @njit(nogil=True, cache=True)
-def _search_chunk(diffs, i, c0, centre, read_var, coef, thresholds, bufs, records, found):
-    """:func:`search_columns` for integration ``i`` of the pixels ``c0 : c0 + CHUNK``."""
+def _search_candidates(diffs, i, cols, centre, read_var, coef, thresholds, bufs, records, found):
+    """Judge the pixels ``cols`` (at most ``CHUNK``) of integration ``i``, again without each jump found."""
     n = coef.shape[1]
-    active = _load_integration(diffs, i, c0, centre, read_var, coef, bufs)
+    active = _load(diffs, i, cols, centre, read_var, coef, bufs)
     while active > 0:
         shape = (n, active)
         d, use = bufs.d[: n * active].reshape(shape), bufs.use[: n * active].reshape(shape)
@@ -290,14 +298,20 @@ def _search_chunk(diffs, i, c0, centre, read_var, coef, thresholds, bufs, record
                 d[k, j] = 0.0
             bufs.keep[kept] = j
             kept += 1
-        for flat in (bufs.d, bufs.use, bufs.raw):
-            _compact(flat, n, active, bufs.keep, kept)
-        for j in range(kept):
-            bufs.rate[j] = bufs.rate[bufs.keep[j]]
-            bufs.read_var[j] = bufs.read_var[bufs.keep[j]]
-            bufs.index[j] = bufs.index[bufs.keep[j]]
-        active = kept
+        active = _keep_columns(bufs, n, active, kept)
     return found
+
+
+@njit(nogil=True, cache=True)
+def _keep_columns(bufs, n, active, kept):
+    """Compact the buffers to the columns ``bufs.keep[:kept]`` (increasing); return ``kept``."""
+    for flat in (bufs.d, bufs.use, bufs.raw):
+        _compact(flat, n, active, bufs.keep, kept)
+    for j in range(kept):
+        bufs.rate[j] = bufs.rate[bufs.keep[j]]
+        bufs.read_var[j] = bufs.read_var[bufs.keep[j]]
+        bufs.index[j] = bufs.index[bufs.keep[j]]
+    return kept
 
 
 @njit(nogil=True, cache=True)

@@ -41,6 +41,7 @@ __all__ = [
     "Workspace",
     "best_candidates",
     "candidates_buffers",
+    "screen",
     "workspace",
     "workspace_view",
 ]
@@ -55,7 +56,8 @@ NONE, ONE, TWO = 0, 1, 2  # kinds of candidate: none, one difference, two adjace
 # above it), forward pivots and the forward-substituted differences and times,
 # and C^-1 applied to them, C^-1's diagonal and the element above it.
 Workspace = namedtuple(
-    "Workspace", ["alpha", "beta", "pivot", "y_data", "y_time", "w_data", "w_time", "inv_diag", "inv_off"]
+    "Workspace",
+    ["alpha", "beta", "pivot", "inv_pivot", "y_data", "y_time", "w_data", "w_time", "inv_diag", "inv_off"],
 )
 
 # (m,) per-pixel results of a pass: the best candidate (kind, first difference,
@@ -81,6 +83,7 @@ def workspace(size):
         np.empty(size),
         np.empty(size),
         np.empty(size),
+        np.empty(size),
     )
 
 
@@ -92,6 +95,7 @@ def workspace_view(flat, n, m):
         flat.alpha[:size].reshape(shape),
         flat.beta[:size].reshape(shape),
         flat.pivot[:size].reshape(shape),
+        flat.inv_pivot[:size].reshape(shape),
         flat.y_data[:size].reshape(shape),
         flat.y_time[:size].reshape(shape),
         flat.w_data[:size].reshape(shape),
@@ -132,41 +136,57 @@ def _covariance(use, rate, read_var, coef, ws):
 
 
 @njit(nogil=True, cache=True, error_model="numpy")  # a zero variance gives inf/NaN, never a flag
-def _solve(d, use, coef, ws):
-    """``C^-1 d``, ``C^-1 dt``, and C^-1's diagonal and first off-diagonal, by the LDL^T recurrences.
-
-    ``(C^-1)[k, k] = 1 / (pivot[k] - beta[k]**2 / back[k+1])`` with the
-    forward pivots ``pivot`` and backward pivots ``back``, and
-    ``(C^-1)[k, k+1] = -beta[k] / pivot[k] * (C^-1)[k+1, k+1]``.
-    """
+def _forward(d, use, coef, ws):
+    """The LDL^T forward pass: pivots (and their inverses), ``L^-1 d`` and ``L^-1 dt``."""
     n, m = d.shape
-    alpha, beta, pivot = ws.alpha, ws.beta, ws.pivot
+    alpha, beta, pivot, inv_pivot = ws.alpha, ws.beta, ws.pivot, ws.inv_pivot
+    y_data, y_time = ws.y_data, ws.y_time
+    dt = coef[DT]
     for c in range(m):
         pivot[0, c] = alpha[0, c]
-        ws.y_data[0, c] = d[0, c]
-        ws.y_time[0, c] = coef[DT, 0] * use[0, c]
+        inv_pivot[0, c] = 1.0 / alpha[0, c]
+        y_data[0, c] = d[0, c]
+        y_time[0, c] = dt[0] * use[0, c]
     for k in range(1, n):
+        dtk = dt[k]
         for c in range(m):
-            ratio = beta[k - 1, c] / pivot[k - 1, c]
+            ratio = beta[k - 1, c] * inv_pivot[k - 1, c]
             pivot[k, c] = alpha[k, c] - beta[k - 1, c] * ratio
-            ws.y_data[k, c] = d[k, c] - ratio * ws.y_data[k - 1, c]
-            ws.y_time[k, c] = coef[DT, k] * use[k, c] - ratio * ws.y_time[k - 1, c]
-    back = np.empty(m)  # the backward pivot of the difference after k
+            inv_pivot[k, c] = 1.0 / pivot[k, c]
+            y_data[k, c] = d[k, c] - ratio * y_data[k - 1, c]
+            y_time[k, c] = dtk * use[k, c] - ratio * y_time[k - 1, c]
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _backward(ws):
+    """``C^-1 d``, ``C^-1 dt``, and C^-1's diagonal and first off-diagonal, after :func:`_forward`.
+
+    ``(C^-1)[k, k] = 1 / (pivot[k] - beta[k]**2 / back[k+1])`` with the
+    backward pivots ``back``, and ``(C^-1)[k, k+1] = -beta[k] / pivot[k] *
+    (C^-1)[k+1, k+1]``. One quantity a loop, so that each loop runs in SIMD
+    lanes.
+    """
+    n, m = ws.y_data.shape
+    alpha, beta, pivot, inv_pivot = ws.alpha, ws.beta, ws.pivot, ws.inv_pivot
     last = n - 1
     for c in range(m):
-        back[c] = alpha[last, c]
-        ws.w_data[last, c] = ws.y_data[last, c] / pivot[last, c]
-        ws.w_time[last, c] = ws.y_time[last, c] / pivot[last, c]
-        ws.inv_diag[last, c] = 1.0 / pivot[last, c]
+        ws.w_data[last, c] = ws.y_data[last, c] * inv_pivot[last, c]
+        ws.w_time[last, c] = ws.y_time[last, c] * inv_pivot[last, c]
+        ws.inv_diag[last, c] = inv_pivot[last, c]
         ws.inv_off[last, c] = 0.0
     for k in range(n - 2, -1, -1):
         for c in range(m):
-            b = beta[k, c]
-            ws.w_data[k, c] = (ws.y_data[k, c] - b * ws.w_data[k + 1, c]) / pivot[k, c]
-            ws.w_time[k, c] = (ws.y_time[k, c] - b * ws.w_time[k + 1, c]) / pivot[k, c]
-            ws.inv_diag[k, c] = 1.0 / (pivot[k, c] - b * b / back[c])
-            ws.inv_off[k, c] = -b / pivot[k, c] * ws.inv_diag[k + 1, c]
-            back[c] = alpha[k, c] - b * b / back[c]
+            ws.w_data[k, c] = (ws.y_data[k, c] - beta[k, c] * ws.w_data[k + 1, c]) * inv_pivot[k, c]
+            ws.w_time[k, c] = (ws.y_time[k, c] - beta[k, c] * ws.w_time[k + 1, c]) * inv_pivot[k, c]
+    inv_back = 1.0 / alpha[last]
+    for k in range(n - 2, -1, -1):
+        for c in range(m):
+            shrink = beta[k, c] * beta[k, c] * inv_back[c]
+            ws.inv_diag[k, c] = 1.0 / (pivot[k, c] - shrink)
+            inv_back[c] = 1.0 / (alpha[k, c] - shrink)
+    for k in range(n - 1):
+        for c in range(m):
+            ws.inv_off[k, c] = -beta[k, c] * inv_pivot[k, c] * ws.inv_diag[k + 1, c]
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
@@ -269,18 +289,93 @@ def best_candidates(d, use, raw_rate, rate, read_var, coef, thresholds, ws, out)
     """
     n, m = d.shape
     _covariance(use, rate, read_var, coef, ws)
-    _solve(d, use, coef, ws)
+    _forward(d, use, coef, ws)
+    _backward(ws)
     slope, information = np.empty(m), np.empty(m)
     _fit(d, use, coef, ws, slope, information)
     _improvements(use, coef, ws, slope, information, out)
+    _count_usable(use, out.usable)
+    lowest = min(thresholds[0, 0], thresholds[1, 0], thresholds[2, 0])
     for c in range(m):
-        usable = 0
-        for k in range(n):
-            usable += use[k, c] > 0
-        out.usable[c] = usable
-        _choose(out, c, usable, thresholds, raw_rate, use)
+        if out.best_one[c] > lowest or out.best_two[c] > lowest:
+            _choose(out, c, out.usable[c], thresholds, raw_rate, use)
+        else:
+            out.kind[c] = NONE
         if out.kind[c] != NONE:
             _measure(ws, information, out, c)
+
+
+@njit(nogil=True, cache=True)
+def _count_usable(use, usable):
+    n, m = use.shape
+    usable[:] = 0
+    for k in range(n):
+        for c in range(m):
+            usable[c] += np.int64(use[k, c])
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def screen(diffs, i, centre, read_var, coef, thresholds, keep):
+    """The pixels of integration ``i`` that may have a jump: their indices in ``keep``; returns how many.
+
+    No improvement can exceed the chi-square of the whole fit, ``d^T C^-1 d -
+    (dt^T C^-1 d)**2 / dt^T C^-1 dt``, so a pixel whose chi-square is within
+    its one-difference threshold has no jump (most pixels). The chi-square
+    needs only the forward LDL^T pass (``C^-1 = L^-T D^-1 L^-1``), done here
+    for all pixels at once without storing it: one division per difference.
+    The test is widened by a relative 1e-9, so that rounding can only keep a
+    pixel too many.
+
+    Parameters
+    ----------
+    diffs : (nints * n, m) float32 ndarray
+        Electron differences, NaN where unusable (integration-major).
+    i : int
+        The integration.
+    centre, read_var : (m,) float64 ndarray
+        Median rate (centres the differences; clipped at 0, the photon-noise
+        rate) and read variance of one frame.
+    coef, thresholds : ndarray
+        As for :func:`best_candidates`.
+    keep : (m,) int64 ndarray
+        Receives the indices of the pixels kept.
+    """
+    m = diffs.shape[1]
+    n = coef.shape[1]
+    rate, inv_pivot = np.empty(m), np.zeros(m)
+    y_data, y_time, usable_before, usable = np.zeros(m), np.zeros(m), np.zeros(m), np.zeros(m)
+    data_data, data_time, time_time = np.zeros(m), np.zeros(m), np.zeros(m)
+    for c in range(m):
+        rate[c] = max(centre[c], 0.0)
+    for k in range(n):
+        dt, read_diag, photon_diag = coef[DT, k], coef[READ_DIAG, k], coef[PHOTON_DIAG, k]
+        read_off = coef[READ_OFF, k - 1] if k > 0 else 0.0
+        photon_off = coef[PHOTON_OFF, k - 1] if k > 0 else 0.0
+        values = diffs[i * n + k]
+        for c in range(m):  # branch-free: SIMD lanes
+            v = np.float64(values[c])
+            ok = v == v
+            u = 1.0 if ok else 0.0
+            d = v - centre[c] * dt if ok else 0.0
+            alpha = (read_var[c] * read_diag + rate[c] * photon_diag) * u + (1.0 - u)
+            beta = (read_var[c] * read_off + rate[c] * photon_off) * u * usable_before[c]
+            ratio = beta * inv_pivot[c]
+            inv_pivot[c] = 1.0 / (alpha - beta * ratio)
+            y_data[c] = d - ratio * y_data[c]
+            y_time[c] = dt * u - ratio * y_time[c]
+            data_data[c] += y_data[c] * y_data[c] * inv_pivot[c]
+            data_time[c] += y_data[c] * y_time[c] * inv_pivot[c]
+            time_time[c] += y_time[c] * y_time[c] * inv_pivot[c]
+            usable_before[c] = u
+            usable[c] += u
+    kept = 0
+    for c in range(m):
+        chi2 = data_data[c] - data_time[c] * data_time[c] / time_time[c]
+        row = 0 if usable[c] >= 4 else (1 if usable[c] == 3 else 2)
+        if usable[c] >= 2 and chi2 * (1.0 + 1e-9) > thresholds[row, 0]:
+            keep[kept] = c
+            kept += 1
+    return kept
 
 
 @njit(nogil=True, cache=True)
