@@ -2,7 +2,8 @@
 
     python benchmarks/run.py                      # the default cases
     python benchmarks/run.py --cases small tso_120x10
-    python benchmarks/run.py --cases large-events # a group: standard, large-events, all
+    python benchmarks/run.py --cases large-events # a group: standard, large-events, likelihood, all
+    python benchmarks/run.py --cases nircam_1x10_likelihood --likely  # against stcal's LIKELY ramp fit
     python benchmarks/run.py --cases nircam_1x10 --maximum-cores 2
     python benchmarks/run.py --cases miri_1x40 --json out.json --timeout 300
     python benchmarks/run.py --cases nircam_1x10 large_1x60 --scaling 2   # core alone, 1 vs 2 threads
@@ -91,6 +92,9 @@ CASES = {
     "showers_60": Case((1, 40, 1024, 1032), SHOWERS, {"generator": "shower_ramp", "n_showers": 60}),
     # the shower stage run with nothing to find, and on the sigma-clip path (many integrations)
     "showers_0": Case((1, 40, 1024, 1032), SHOWERS, {"generator": "shower_ramp", "n_showers": 0}),
+    # the likelihood search (jwst's counterpart is its two-point step: GROUPDQ differs by design)
+    "nircam_1x10_likelihood": Case((1, 10, 2048, 2048), {"method": "likelihood"}, None, NIRCAM),
+    "miri_1x40_likelihood": Case((1, 40, 1024, 1032), {"method": "likelihood"}),
     "showers_ints": Case(
         (100, 6, 256, 258),
         SHOWERS,
@@ -107,6 +111,7 @@ GROUPS = {
         "showers_60",
         "showers_ints",
     ],
+    "likelihood": ["nircam_1x10_likelihood", "miri_1x40_likelihood"],
     "all": list(CASES),
 }
 DEFAULT_CASES = list(STANDARD)
@@ -150,6 +155,7 @@ WORKER = textwrap.dedent("""
     params = case["params"] or {}
     if impl == "jwst":
         from jwst.jump import JumpStep
+        params.pop("method", None)  # jwst has only the two-point search
     else:
         from jumpdet import JumpStep
     if impl in ("scaling", "catalog"):  # jumpdet's core alone: 1 against int(out) threads; catalogue off/on
@@ -187,6 +193,14 @@ WORKER = textwrap.dedent("""
             finally:
                 spent.append(time.perf_counter() - start)
         setattr(owner, name, wrapper)
+
+    if impl == "likely":  # stcal's LIKELY, the only likelihood jump search before: inside ramp fitting
+        from jwst.ramp_fitting import RampFitStep
+        model, refs = build(case, case["shape"], 42)
+        start = time.perf_counter()
+        RampFitStep.call(model, algorithm="LIKELY", override_gain=refs[0], override_readnoise=refs[1])
+        print(json.dumps({"seconds": time.perf_counter() - start}))
+        sys.exit(0)
 
     # the time inside the step's own process() (both open and copy the model there),
     # so the call's fixed costs of stpipe (gc.collect, logging) can be shown apart
@@ -416,6 +430,21 @@ def catalog_cost(names: list[str]) -> int:
     return 0
 
 
+def likely(names: list[str]) -> int:
+    """Print jwst's ramp_fit with LIKELY (whose jump search is stcal's) against jumpdet's call, per case."""
+    from jumpdet.cli.demo import configure_crds
+
+    print(f"CRDS: {configure_crds()}")  # jwst asks CRDS for its context even with overrides
+    print("stcal's LIKELY (jwst RampFitStep, algorithm='LIKELY') against jumpdet's JumpStep.call, seconds")
+    print(f"{'case':<24} {'LIKELY s':>9} {'jumpdet s':>9} {'speed':>7}")
+    for name in names:
+        case = CASES[name]
+        slow = run_one(case, "likely", Path("-"))["seconds"]
+        fast = run_one(case, "jumpdet", Path(tempfile.mkdtemp()) / "gdq.npy")["seconds"]
+        print(f"{name:<24} {slow:9.2f} {fast:9.2f} {slow / fast:6.1f}x")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -453,9 +482,16 @@ def main(argv=None) -> int:
         action="store_true",
         help="instead: time jumpdet's core alone with the jump catalogue off and on",
     )
+    parser.add_argument(
+        "--likely",
+        action="store_true",
+        help="instead: time stcal's LIKELY ramp fit (jwst RampFitStep) against jumpdet's step",
+    )
     args = parser.parse_args(argv)
     if args.catalog:
         return catalog_cost(selected(args.cases))
+    if args.likely:
+        return likely(selected(args.cases))
     if args.scaling:
         return scaling(selected(args.cases), args.scaling)
     if args.list:

@@ -418,13 +418,14 @@ def _finish_block(data, gdq, gain, read_noise, start, stop, rules, coef, thresho
     """Flags around the jumps of window rows ``start - 1 .. stop`` that land in rows ``start:stop``.
 
     The jumps of a row are found again (:func:`search_columns`) for its
-    pixels with any JUMP_DET flag, a superset of those the search flagged
-    (input flags and flags added here only cost a search that finds nothing
-    new): a jump whose significance is strictly between ``low`` and ``high``
-    flags its four neighbours in its group(s), and one whose amplitude is at
-    least ``after[k, 0]`` electrons flags the ``after[k, 1]`` groups after
-    the group it fell in (``low``, ``high``, ``after`` in ``rules``). Only
-    usable groups are flagged.
+    pixels with any JUMP_DET flag before this block adds any, a superset of
+    those the search flagged (input flags, and neighbours flagged by the
+    blocks next to this one, only cost a search that finds nothing). A jump
+    whose significance is strictly between ``low`` and ``high`` flags its
+    four neighbours in its group(s), and one whose amplitude is at least
+    ``after[k, 0]`` electrons flags the ``after[k, 1]`` groups after the
+    group it fell in (``low``, ``high``, ``after`` in ``rules``). Only usable
+    groups are flagged.
     """
     nints, ngroups, nrows, ncols = gdq.shape
     n_primary = count_jumps(gdq, start, stop)
@@ -436,8 +437,13 @@ def _finish_block(data, gdq, gain, read_noise, start, stop, rules, coef, thresho
         count = np.empty(ncols, np.int64)
         centre, read_var = np.empty(ncols), np.empty(ncols)
         records = _records(nvalues * ncols)
+        # the pixels with a jump, listed before any flag is added here: a neighbour
+        # flagged in this block then costs no search
+        jumped = np.zeros((nrows, ncols), np.uint8)
         for r in range(max(start - 1, 0), min(stop + 1, nrows)):
-            m = _jumped_columns(gdq, r, cols)
+            _mark_jumped(gdq, r, jumped[r])
+        for r in range(max(start - 1, 0), min(stop + 1, nrows)):
+            m = _columns_of(jumped[r], cols)
             if m == 0:
                 continue
             shape = (nvalues, m)
@@ -469,18 +475,22 @@ def _finish_block(data, gdq, gain, read_noise, start, stop, rules, coef, thresho
 
 
 @njit(nogil=True, cache=True)
-def _jumped_columns(gdq, r, cols):
-    """Store in ``cols`` the columns of row ``r`` with JUMP_DET after the first group; return how many."""
-    nints, ngroups, _, ncols = gdq.shape
-    jumped = np.zeros(ncols, np.uint8)
+def _mark_jumped(gdq, r, jumped):
+    """Set ``jumped`` (one row of pixels) where row ``r`` has JUMP_DET after the first group."""
+    nints, ngroups = gdq.shape[:2]
     for i in range(nints):
         for g in range(1, ngroups):
             flags = gdq[i, g, r]
-            for c in range(ncols):
+            for c in range(jumped.size):
                 jumped[c] |= flags[c] & JUMP_DET
+
+
+@njit(nogil=True, cache=True)
+def _columns_of(marked, cols):
+    """Store in ``cols`` the indices where ``marked`` is set; return how many."""
     m = 0
-    for c in range(ncols):
-        if jumped[c]:
+    for c in range(marked.size):
+        if marked[c]:
             cols[m] = c
             m += 1
     return m
