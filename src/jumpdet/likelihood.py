@@ -84,6 +84,12 @@ JumpRecords = namedtuple(
     "JumpRecords", ["column", "integration", "position", "width", "amplitude", "significance"]
 )
 
+# A pair of differences is left out instead of the best single one only when
+# it improves the chi-square by this much more (a 3-sigma second part of the
+# jump): a jump between groups then rarely takes its neighbour along, where
+# stcal's rule (the excess over each kind's threshold) does so for 1 in 15.
+PAIR_MARGIN = 9.0
+
 # Most pixels are cleared by a screen over a whole row; those left are judged
 # CHUNK at a time, so that their buffers (about 13 (ngroups - 1) x CHUNK float64
 # values) stay in the core's cache.
@@ -92,7 +98,7 @@ CHUNK = 256
 # one integration of the pixels being searched: centred differences, usable
 # mask, rates about the centre (flat, n x m), per-pixel rate and read variance,
 # the original column of each compacted pixel, the pixels kept for the next pass
-_Buffers = namedtuple("_Buffers", ["d", "use", "raw", "rate", "read_var", "index", "keep", "ws", "found"])
+_Buffers = namedtuple("_Buffers", ["d", "use", "rate", "read_var", "index", "keep", "ws", "found"])
 
 
 def frame_times(params: JumpParams, ngroups: int) -> list[np.ndarray]:
@@ -147,27 +153,27 @@ def covariance_coefficients(params: JumpParams, ngroups: int) -> np.ndarray:
 
 
 def chi_square_thresholds(params: JumpParams) -> np.ndarray:
-    """Chi-square thresholds, shape (3, 2): (one difference, two) for 4+, 3 and 2 usable differences.
+    """Chi-square thresholds, shape (3, 3), rows for 4+, 3 and 2 usable differences.
 
-    A threshold of ``t`` sigma is the two-sided false-positive rate
-    ``p = erfc(t / sqrt(2))`` of a Gaussian: ``t**2`` for one difference (a
-    chi-square of 1 degree of freedom) and the chi-square of 2 degrees of
-    freedom with the same ``p``, ``-2 ln p``, for two, as stcal derives them
-    (computed here through ``log_ndtr``, which stays finite where ``p``
-    underflows).
+    Columns: one difference, two, and the margin a pair needs over a single
+    difference to be chosen. A threshold of ``t`` sigma is the two-sided
+    false-positive rate ``p = erfc(t / sqrt(2))`` of a Gaussian: ``t**2`` for
+    one difference (a chi-square of 1 degree of freedom) and the chi-square
+    of 2 degrees of freedom with the same ``p``, ``-2 ln p``, for two, as
+    stcal derives them (computed here through ``log_ndtr``, which stays
+    finite where ``p`` underflows). The margin is ``PAIR_MARGIN``.
     """
     sigmas = (
         params.rejection_threshold,
         params.four_group_rejection_threshold,
         params.three_group_rejection_threshold,
     )
-    return np.array([(t * t, -2.0 * (np.log(2.0) + log_ndtr(-t))) for t in sigmas])
+    return np.array([(t * t, -2.0 * (np.log(2.0) + log_ndtr(-t)), PAIR_MARGIN) for t in sigmas])
 
 
 @njit(nogil=True, cache=True)
 def _buffers(n, m):
     return _Buffers(
-        np.empty(n * m),
         np.empty(n * m),
         np.empty(n * m),
         np.empty(m),
@@ -218,7 +224,7 @@ def _load(diffs, i, cols, centre, read_var, coef, bufs):
     n = coef.shape[1]
     m = cols.size
     for k in range(n):
-        dt, inv_dt = coef[DT, k], coef[INV_DT, k]
+        dt = coef[DT, k]
         values = diffs[i * n + k]
         for j in range(m):
             c = cols[j]
@@ -226,7 +232,6 @@ def _load(diffs, i, cols, centre, read_var, coef, bufs):
             usable = not np.isnan(v)
             bufs.use[k * m + j] = usable
             bufs.d[k * m + j] = v - centre[c] * dt if usable else 0.0
-            bufs.raw[k * m + j] = v * inv_dt - centre[c] if usable else 0.0
     for j in range(m):
         bufs.rate[j] = max(centre[cols[j]], 0.0)
         bufs.read_var[j] = read_var[cols[j]]
@@ -285,9 +290,9 @@ def _search_candidates(diffs, i, cols, centre, read_var, coef, thresholds, bufs,
     while active > 0:
         shape = (n, active)
         d, use = bufs.d[: n * active].reshape(shape), bufs.use[: n * active].reshape(shape)
-        raw, cand = bufs.raw[: n * active].reshape(shape), bufs.found
+        cand = bufs.found
         ws = workspace_view(bufs.ws, n, active)
-        best_candidates(d, use, raw, bufs.rate[:active], bufs.read_var[:active], coef, thresholds, ws, cand)
+        best_candidates(d, use, bufs.rate[:active], bufs.read_var[:active], coef, thresholds, ws, cand)
         kept = 0
         for j in range(active):
             if cand.kind[j] == NONE:
@@ -305,7 +310,7 @@ def _search_candidates(diffs, i, cols, centre, read_var, coef, thresholds, bufs,
 @njit(nogil=True, cache=True)
 def _keep_columns(bufs, n, active, kept):
     """Compact the buffers to the columns ``bufs.keep[:kept]`` (increasing); return ``kept``."""
-    for flat in (bufs.d, bufs.use, bufs.raw):
+    for flat in (bufs.d, bufs.use):
         _compact(flat, n, active, bufs.keep, kept)
     for j in range(kept):
         bufs.rate[j] = bufs.rate[bufs.keep[j]]

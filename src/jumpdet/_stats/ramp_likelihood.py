@@ -52,6 +52,13 @@ COEFFICIENT_ROWS = 7
 
 NONE, ONE, TWO = 0, 1, 2  # kinds of candidate: none, one difference, two adjacent differences
 
+# Cosmic rays add charge: where a rising and a falling jump explain a ramp about
+# as well (a short ramp cannot tell a jump up in its first differences from one
+# down in its last), the rising one is taken unless the falling one improves the
+# chi-square by this much more (prior odds of about 1 in 7). It never changes
+# whether a jump is found, only which.
+NEGATIVE_PENALTY = 4.0
+
 # (n, m) float64 buffers of one pass: the covariance (alpha diagonal, beta
 # above it), forward pivots and the forward-substituted differences and times,
 # and C^-1 applied to them, C^-1's diagonal and the element above it.
@@ -66,7 +73,20 @@ Workspace = namedtuple(
 # count it was judged with.
 Candidates = namedtuple(
     "Candidates",
-    ["kind", "position", "improvement", "amplitude", "significance", "usable", "best_one", "best_two"],
+    [
+        "kind",
+        "position",
+        "improvement",
+        "amplitude",
+        "significance",
+        "usable",
+        "best_one",
+        "best_two",
+        "one_at",
+        "two_at",
+        "one_score",
+        "two_score",
+    ],
 )
 
 
@@ -114,6 +134,10 @@ def candidates_buffers(m):
         np.empty(m),
         np.empty(m),
         np.empty(m),
+        np.empty(m, np.int64),
+        np.empty(m),
+        np.empty(m),
+        np.empty(m, np.int64),
         np.empty(m, np.int64),
         np.empty(m),
         np.empty(m),
@@ -204,38 +228,59 @@ def _fit(d, use, coef, ws, slope, information):
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _improvements(use, coef, ws, slope, information, out):
-    """Largest one- and two-difference improvements of each pixel, and where they are.
+def _improvements(use, coef, thresholds, ws, slope, information, out):
+    """Each pixel's improvements: the largest of each kind, and the candidates to choose from.
 
-    Stored in ``out.best_one`` / ``out.best_two`` with their first difference
-    in ``out.position`` (one) and ``out.kind`` (two, temporarily). The
+    ``out.best_one`` / ``out.best_two`` are the largest improvements of one
+    and two differences. The candidates (``out.one_at``, ``out.two_at``, -1
+    for none) are the positions above the kind's threshold with the highest
+    score, the improvement less ``NEGATIVE_PENALTY`` for a jump that lowers
+    the ramp; ``out.one_score`` / ``out.two_score`` hold their scores. The
     residual vector ``rho`` overwrites ``ws.y_data``.
     """
     n, m = use.shape
     rho = ws.y_data
     out.best_one[:] = -1.0
     out.best_two[:] = -1.0
-    out.position[:] = -1
-    out.kind[:] = -1
+    out.one_at[:] = -1
+    out.two_at[:] = -1
+    out.one_score[:] = -np.inf
+    out.two_score[:] = -np.inf
     for k in range(n):
         for c in range(m):
             rho[k, c] = ws.w_data[k, c] - slope[c] * ws.w_time[k, c]
     for k in range(n):
         for c in range(m):
+            if not use[k, c]:
+                continue
             s = ws.inv_diag[k, c] - ws.w_time[k, c] * ws.w_time[k, c] / information[c]
-            one = rho[k, c] * rho[k, c] / s if use[k, c] else -1.0
-            if one > out.best_one[c]:
-                out.best_one[c] = one
-                out.position[c] = k
+            one = rho[k, c] * rho[k, c] / s
+            out.best_one[c] = max(out.best_one[c], one)
+            score = one - NEGATIVE_PENALTY * (rho[k, c] < 0)  # the offset rho / s has rho's sign
+            if one > thresholds[_row(out.usable[c]), 0] and score > out.one_score[c]:
+                out.one_score[c] = score
+                out.one_at[c] = k
     for k in range(n - 1):
         allowed = coef[TWO_OK, k] > 0
         for c in range(m):
             if not (allowed and use[k, c] and use[k + 1, c]):
                 continue
-            two = _pair_improvement(rho, ws, information, k, c)
-            if two > out.best_two[c]:
-                out.best_two[c] = two
-                out.kind[c] = k
+            s00, s01, s11 = _pair_matrix(ws, information, k, c)
+            r0, r1 = rho[k, c], rho[k + 1, c]
+            det = s00 * s11 - s01 * s01
+            two = (s11 * r0 * r0 - 2.0 * s01 * r0 * r1 + s00 * r1 * r1) / det
+            out.best_two[c] = max(out.best_two[c], two)
+            rises = (s11 - s01) * r0 + (s00 - s01) * r1 >= 0  # the sign of the fitted jump
+            score = two - NEGATIVE_PENALTY * (not rises)
+            if two > thresholds[_row(out.usable[c]), 1] and score > out.two_score[c]:
+                out.two_score[c] = score
+                out.two_at[c] = k
+
+
+@njit(nogil=True, cache=True)
+def _row(usable):
+    """The row of the thresholds for ``usable`` differences: 4 or more, 3, 2."""
+    return 0 if usable >= 4 else (1 if usable == 3 else 2)
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
@@ -249,14 +294,7 @@ def _pair_matrix(ws, information, k, c):
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _pair_improvement(rho, ws, information, k, c):
-    s00, s01, s11 = _pair_matrix(ws, information, k, c)
-    r0, r1 = rho[k, c], rho[k + 1, c]
-    return (s11 * r0 * r0 - 2.0 * s01 * r0 * r1 + s00 * r1 * r1) / (s00 * s11 - s01 * s01)
-
-
-@njit(nogil=True, cache=True, error_model="numpy")
-def best_candidates(d, use, raw_rate, rate, read_var, coef, thresholds, ws, out):
+def best_candidates(d, use, rate, read_var, coef, thresholds, ws, out):
     """Judge every pixel once: its best jump candidate above threshold, if any.
 
     Parameters
@@ -267,19 +305,16 @@ def best_candidates(d, use, raw_rate, rate, read_var, coef, thresholds, ws, out)
         0 where unusable.
     use : (n, m) float64 ndarray
         1.0 for usable differences, 0.0 for the others.
-    raw_rate : (n, m) float64 ndarray
-        Differences over their ``dt`` minus the centring rate; only read to
-        choose between two usable differences, which the fit cannot tell
-        apart (the one farther from the centre is taken).
     rate : (m,) float64 ndarray
         Count rate (electrons per unit of ``dt``, >= 0) for the photon noise.
     read_var : (m,) float64 ndarray
         Read variance of one frame, electrons squared.
     coef : (7, n) float64 ndarray
         :func:`jumpdet.likelihood.covariance_coefficients`.
-    thresholds : (3, 2) float64 ndarray
-        (one-difference, two-difference) chi-square thresholds for 4 or more,
-        3 and 2 usable differences.
+    thresholds : (3, 3) float64 ndarray
+        For 4 or more, 3 and 2 usable differences: the chi-square thresholds
+        of one difference and of two, and the score a pair needs above a
+        single difference to be chosen instead.
     ws : Workspace
     out : Candidates
         Receives, per pixel, ``kind`` (0 none, 1 one difference, 2 two),
@@ -293,14 +328,10 @@ def best_candidates(d, use, raw_rate, rate, read_var, coef, thresholds, ws, out)
     _backward(ws)
     slope, information = np.empty(m), np.empty(m)
     _fit(d, use, coef, ws, slope, information)
-    _improvements(use, coef, ws, slope, information, out)
     _count_usable(use, out.usable)
-    lowest = min(thresholds[0, 0], thresholds[1, 0], thresholds[2, 0])
+    _improvements(use, coef, thresholds, ws, slope, information, out)
     for c in range(m):
-        if out.best_one[c] > lowest or out.best_two[c] > lowest:
-            _choose(out, c, out.usable[c], thresholds, raw_rate, use)
-        else:
-            out.kind[c] = NONE
+        _choose(out, c, thresholds)
         if out.kind[c] != NONE:
             _measure(ws, information, out, c)
 
@@ -379,41 +410,28 @@ def screen(diffs, i, centre, read_var, coef, thresholds, keep):
 
 
 @njit(nogil=True, cache=True)
-def _choose(out, c, usable, thresholds, raw_rate, use):
+def _choose(out, c, thresholds):
     """Pick one or two differences for pixel ``c`` (``out.kind``, ``out.position``, ``out.improvement``).
 
-    As stcal's ``mask_jumps``: each kind is penalised by its own threshold and
-    the larger excess wins. Two differences need 4 usable (else the pair
-    left out cannot be told from the others), one needs 3; with exactly 2,
-    both give the same improvement and the one farther from the centring
-    rate is taken.
+    Only candidates above their kind's threshold compete. A pair needs 4
+    usable differences (with fewer, the two left cannot tell which pair
+    holds the jump); it wins over a single difference only when its score
+    exceeds the single's by ``thresholds[row, 2]``: the second difference
+    must itself carry part of the jump, else a jump between groups would
+    often take its neighbour along.
     """
-    two_at = out.kind[c]
     out.kind[c] = NONE
     out.improvement[c] = 0.0
+    usable = out.usable[c]
     if usable < 2:
         return
-    row = 0 if usable >= 4 else (1 if usable == 3 else 2)
-    excess_one = out.best_one[c] - thresholds[row, 0]
-    excess_two = out.best_two[c] - thresholds[row, 1] if usable >= 4 and two_at >= 0 else -np.inf
-    if excess_one > excess_two and excess_one > 0:
-        out.kind[c] = ONE
-        out.improvement[c] = out.best_one[c]
-        if usable == 2:
-            out.position[c] = _farther_of_two(raw_rate, use, c)
-    elif excess_two >= excess_one and excess_two > 0:
-        out.kind[c] = TWO
-        out.position[c] = two_at
-        out.improvement[c] = out.best_two[c]
-
-
-@njit(nogil=True, cache=True)
-def _farther_of_two(raw_rate, use, c):
-    best, where = -1.0, -1
-    for k in range(use.shape[0]):
-        if use[k, c] and abs(raw_rate[k, c]) > best:
-            best, where = abs(raw_rate[k, c]), k
-    return where
+    one, two = out.one_at[c], out.two_at[c] if usable >= 4 else -1
+    if two >= 0 and (one < 0 or out.two_score[c] - out.one_score[c] > thresholds[_row(usable), 2]):
+        out.kind[c], out.position[c] = TWO, two
+        out.improvement[c] = out.two_score[c]
+    elif one >= 0:
+        out.kind[c], out.position[c] = ONE, one
+        out.improvement[c] = out.one_score[c]
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
