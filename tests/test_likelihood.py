@@ -302,3 +302,48 @@ def test_the_step_passes_groupgap_and_read_times_to_the_core():
 def test_an_unknown_method_is_refused():
     with pytest.raises(ValueError, match="method"):
         JumpParams(method="three_point")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    ngroups=st.integers(3, 30),
+    nframes=st.integers(1, 8),
+    groupgap=st.integers(0, 4),
+    rate=st.floats(0.0, 5000.0),
+    read_noise=st.floats(1.0, 30.0),
+)
+def test_a_straight_noise_free_ramp_is_never_flagged(ngroups, nframes, groupgap, rate, read_noise):
+    frames = np.arange(ngroups * (nframes + groupgap), dtype=np.float64).reshape(ngroups, -1)
+    ramp = rate * frames[:, :nframes].mean(axis=1)
+    assert not jumps_of(detect(pixel(ramp), read_noise=read_noise, nframes=nframes, groupgap=groupgap)).any()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    ngroups=st.integers(5, 20),
+    nframes=st.integers(1, 6),
+    groupgap=st.integers(0, 3),
+    frame_fraction=st.floats(0.0, 1.0),
+    sign=st.sampled_from([1.0, -1.0]),
+    seed=st.integers(0, 1000),
+)
+def test_a_large_jump_is_flagged_on_the_groups_it_changes(
+    ngroups, nframes, groupgap, frame_fraction, sign, seed
+):
+    step = nframes + groupgap
+    # a frame read by some group after the first, so that the jump changes at least one difference fully
+    first_frame, last_frame = step, (ngroups - 2) * step + nframes - 1
+    jump_frame = int(first_frame + frame_fraction * (last_frame - first_frame))
+    frames = np.arange(ngroups * step, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    charge = 20.0 * frames + np.where(frames >= jump_frame, sign * 3000.0, 0.0)
+    ramp = charge.reshape(ngroups, step)[:, :nframes].mean(axis=1) + rng.normal(0, 2.0, ngroups)
+    flagged = np.flatnonzero(
+        jumps_of(detect(pixel(ramp), read_noise=5.0, nframes=nframes, groupgap=groupgap))
+    )
+    group = -(-(jump_frame - nframes + 1) // step)  # the first group whose last frame has the jump
+    inside = group * step < jump_frame
+    expected = (
+        [group, group + 1] if inside and (jump_frame - group * step) * 1.0 / nframes >= 0.0 else [group]
+    )
+    assert flagged.tolist() in ([group], expected) and group in flagged
