@@ -340,18 +340,18 @@ def _postprocess_passes(params, recording):
 def _likelihood_inplace(data, gdq, gain, read_noise, params, max_workers) -> int:
     """The likelihood search on tiles, then its post-processing on row blocks; returns the primary count."""
     tiles = plan_tiles(data.shape, max_workers)
+    marks = likelihood.jump_marks(data.shape, params)
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         list(
             pool.map(
                 lambda t: likelihood.find_jumps_in_tile(
-                    data, gdq, gain, read_noise, params, rows=t.rows, cols=t.cols
+                    data, gdq, gain, read_noise, params, rows=t.rows, cols=t.cols, marks=marks
                 ),
                 tiles.search,
             )
         )
-        frame = FrameInputs(data, gdq, gain, read_noise, params.nframes)
-        blocks = [RowBlock(start, stop, None, None) for start, stop in tiles.row_blocks]
-        return sum(pool.map(lambda b: likelihood.postprocess_rows(frame, b, params), blocks))
+        blocks = tiles.row_blocks
+        return sum(pool.map(lambda b: likelihood.postprocess_rows(gdq, marks, *b, params), blocks))
 
 
 def _median_planes(shape, path):

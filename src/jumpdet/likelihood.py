@@ -21,10 +21,11 @@ in the first one. With both, ramp_fit's segments end at ``g - 1`` and start
 at ``g + 1``, and neither contains the jump.
 
 The search runs on tiles of rows like :mod:`jumpdet.twopoint` (one row's
-differences in a buffer, GIL released). The post-processing (neighbours and
-groups after jumps) runs the same search again on just the pixels with a
-jump flag, to know each jump's significance and amplitude without storing
-them: the result is the same bit for bit, because pixels never mix.
+differences in a buffer, GIL released). As it finds each jump it decides what
+the post-processing must do around it (flag its neighbours, flag groups after
+it) and leaves that as bits (:func:`jump_marks`), so the post-processing
+(neighbours, groups after jumps, clean-up, on blocks of rows) reads neither
+the data nor the search's statistics again.
 """
 
 from collections import namedtuple
@@ -65,7 +66,6 @@ from .postprocess import _set_jump_if_usable as set_jump_if_usable
 from .postprocess import after_jump_rules, remove_jump_from_unusable_inplace
 from .tiling import tile_data
 from .twopoint import _fill_row_differences as fill_row_differences
-from .twopoint import electrons
 
 __all__ = [
     "JumpRecords",
@@ -83,6 +83,13 @@ __all__ = [
 JumpRecords = namedtuple(
     "JumpRecords", ["column", "integration", "position", "width", "amplitude", "significance"]
 )
+
+# the planes of jump_marks: neighbours to flag, and the two after-jump rules
+NEIGHBOURS, AFTER = 0, 1
+
+# what the post-processing does around a jump: neighbours (flag or not, and the
+# significance limits) and the after-jump rules (:func:`jumpdet.postprocess.after_jump_rules`)
+_Rules = namedtuple("_Rules", ["neighbours", "low", "high", "after"])
 
 # A pair of differences is left out instead of the best single one only when
 # it improves the chi-square by this much more (a 3-sigma second part of the
@@ -331,8 +338,13 @@ def _record(records, found, column, integration, cand, j):
 
 
 @njit(nogil=True, cache=True)
-def _search_rows(data, origin, gdq, gain, read_noise, bounds, coef, thresholds, pairs, median_pairs):
-    """OR JUMP_DET into ``gdq`` for the tile ``bounds`` (first row, end row, first column, end column)."""
+def _search_rows(
+    data, origin, gdq, gain, read_noise, bounds, coef, thresholds, pairs, median_pairs, rules, marks
+):
+    """OR JUMP_DET into ``gdq`` for the tile ``bounds`` (first row, end row, first column, end column).
+
+    Each jump's marks (:func:`jump_marks`) are set too, when ``marks`` is not empty.
+    """
     nints, ngroups = gdq.shape[:2]
     r0, r1, c0, c1 = bounds
     ncols = c1 - c0
@@ -350,8 +362,64 @@ def _search_rows(data, origin, gdq, gain, read_noise, bounds, coef, thresholds, 
             read_var[c] = frame_read_variance(read_noise[row, c0 + c], gain[row, c0 + c])
         found = search_columns(diffs, centre, read_var, coef, thresholds, records)
         for j in range(found):
-            for g in range(records.position[j] + 1, records.position[j] + 1 + records.width[j]):
-                gdq[records.integration[j], g, row, c0 + records.column[j]] |= JUMP_DET
+            i, c, g = records.integration[j], c0 + records.column[j], records.position[j] + 1
+            for gg in range(g, g + records.width[j]):
+                gdq[i, gg, row, c] |= JUMP_DET
+            if marks.shape[1]:
+                _mark(
+                    marks,
+                    rules,
+                    i,
+                    g,
+                    records.width[j],
+                    row,
+                    c,
+                    records.significance[j],
+                    records.amplitude[j],
+                )
+
+
+@njit(nogil=True, cache=True)
+def _mark(marks, rules, i, g, width, r, c, significance, amplitude):
+    """Set the marks of a jump in group(s) ``g .. g + width - 1`` of pixel (r, c), integration ``i``."""
+    if rules.neighbours and rules.low < significance < rules.high:
+        for gg in range(g, g + width):
+            marks[NEIGHBOURS, i, r, c, gg >> 3] |= np.uint8(1 << (gg & 7))
+    for k in range(2):
+        if rules.after[k, 1] > 0 and amplitude >= rules.after[k, 0]:
+            marks[AFTER + k, i, r, c, g >> 3] |= np.uint8(1 << (g & 7))
+
+
+def jump_marks(shape, params: JumpParams) -> np.ndarray:
+    """Zeroed marks for an exposure of ``shape``: what the post-processing must do around each jump.
+
+    One bit per group and pixel in each of three planes: the jump's
+    significance is strictly between ``min_jump_to_flag_neighbors`` and
+    ``max_jump_to_flag_neighbors`` (its neighbours are flagged), and its
+    amplitude reaches ``after_jump_flag_e1`` or ``after_jump_flag_e2``
+    (groups after it are flagged). The search decides them, so nothing is
+    measured again; 3 bits against the 40 of a group's data and GROUPDQ.
+
+    Returns
+    -------
+    (3, nints, nrows, ncols, ceil(ngroups / 8)) uint8 ndarray
+        Empty (no pixel) when no rule is on.
+    """
+    nints, ngroups, nrows, ncols = shape
+    if not (
+        params.flag_4_neighbors or max(params.after_jump_flag_groups1, params.after_jump_flag_groups2) > 0
+    ):
+        return np.zeros((3, 0, 0, 0, 0), np.uint8)
+    return np.zeros((3, nints, nrows, ncols, (ngroups + 7) // 8), np.uint8)
+
+
+def _rules(params: JumpParams):
+    return _Rules(
+        params.flag_4_neighbors,
+        params.min_jump_to_flag_neighbors,
+        params.max_jump_to_flag_neighbors,
+        after_jump_rules(params),
+    )
 
 
 def _kernel_inputs(params, nints, ngroups):
@@ -366,7 +434,7 @@ def _kernel_inputs(params, nints, ngroups):
 
 
 def find_jumps_in_tile(
-    data, gdq, gain, read_noise, params: JumpParams, *, rows=slice(None), cols=slice(None)
+    data, gdq, gain, read_noise, params: JumpParams, *, rows=slice(None), cols=slice(None), marks=None
 ):
     """Search one tile of an exposure with the likelihood test; OR JUMP_DET into its GROUPDQ, in place.
 
@@ -382,137 +450,68 @@ def find_jumps_in_tile(
     params : JumpParams
     rows, cols : slice, optional
         The tile (unit step); the whole frame by default.
+    marks : ndarray, optional
+        :func:`jump_marks` of the exposure, to receive the tile's marks.
     """
     nints, ngroups = data.shape[:2]
     block, origin, bounds = tile_data(data, rows, cols)
     references = (gain.astype(np.float32, copy=False), read_noise.astype(np.float32, copy=False))
-    _search_rows(block, origin, gdq, *references, bounds, *_kernel_inputs(params, nints, ngroups))
+    marks = jump_marks((0, 0, 0, 0), params) if marks is None else marks
+    inputs = _kernel_inputs(params, nints, ngroups)
+    _search_rows(block, origin, gdq, *references, bounds, *inputs, _rules(params), marks)
 
 
-def postprocess_rows(frame, block, params: JumpParams) -> int:
-    """Neighbours, groups after jumps and clean-up of one row block, in place; return its primary count.
+def postprocess_rows(gdq, marks, start: int, stop: int, params: JumpParams) -> int:
+    """Neighbours, groups after jumps and clean-up of rows ``start:stop``, in place; the primary count.
 
-    ``frame`` is a :class:`jumpdet.postprocess.FrameInputs` and ``block`` a
-    :class:`jumpdet.postprocess.RowBlock` (its snapshots are not needed: the
-    jumps are found again from the data). The count is of the JUMP_DET flags
-    in the block before anything is added, input flags included, as jwst
-    counts them.
+    ``marks`` are the search's (:func:`jump_marks`); only rows ``start:stop``
+    of ``gdq`` are written, so blocks of rows can run on threads. The count
+    is of the JUMP_DET flags in the rows before anything is added, input
+    flags included, as jwst counts them.
     """
-    nints, ngroups, nrows, _ = frame.gdq.shape
-    first, last = max(block.start - 1, 0), min(block.stop + 1, nrows)
-    window = slice(first, last)
-    rules = _Rules(
-        params.flag_4_neighbors,
-        params.min_jump_to_flag_neighbors,
-        params.max_jump_to_flag_neighbors,
-        after_jump_rules(params),
-    )
-    window_arrays = (frame.data[:, :, window].astype(np.float32, copy=False), frame.gdq[:, :, window])
-    references = (frame.gain[window], frame.read_noise[window])
-    rows = (block.start - first, block.stop - first)
-    return _finish_block(*window_arrays, *references, *rows, rules, *_kernel_inputs(params, nints, ngroups))
-
-
-# what the post-processing does around a jump: neighbours (flag or not, and the
-# significance limits) and the after-jump rules (:func:`jumpdet.postprocess.after_jump_rules`)
-_Rules = namedtuple("_Rules", ["neighbours", "low", "high", "after"])
+    return _finish_block(gdq, marks, start, stop, _rules(params))
 
 
 @njit(nogil=True, cache=True)
-def _finish_block(data, gdq, gain, read_noise, start, stop, rules, coef, thresholds, pairs, median_pairs):
-    """Flags around the jumps of window rows ``start - 1 .. stop`` that land in rows ``start:stop``.
+def _finish_block(gdq, marks, start, stop, rules):
+    """Flag around the marked jumps of rows ``start - 1 .. stop`` what lands in rows ``start:stop``.
 
-    The jumps of a row are found again (:func:`search_columns`) for its
-    pixels with any JUMP_DET flag before this block adds any, a superset of
-    those the search flagged (input flags, and neighbours flagged by the
-    blocks next to this one, only cost a search that finds nothing). A jump
-    whose significance is strictly between ``low`` and ``high`` flags its
-    four neighbours in its group(s), and one whose amplitude is at least
-    ``after[k, 0]`` electrons flags the ``after[k, 1]`` groups after the
-    group it fell in (``low``, ``high``, ``after`` in ``rules``). Only usable
-    groups are flagged.
+    A jump marked for neighbours flags its four neighbours in its group(s);
+    one marked for an after-jump rule flags the rule's groups after its
+    group (the longer reach wins). Only usable groups are flagged.
     """
     nints, ngroups, nrows, ncols = gdq.shape
     n_primary = count_jumps(gdq, start, stop)
-    if rules.neighbours or max(rules.after[0, 1], rules.after[1, 1]) > 0:
-        nvalues = nints * (ngroups - 1)
-        cols = np.empty(ncols, np.int64)
-        diffs = np.empty(nvalues * ncols, np.float32)
-        rates, sorted_rates = np.empty_like(diffs), np.empty_like(diffs)
-        count = np.empty(ncols, np.int64)
-        centre, read_var = np.empty(ncols), np.empty(ncols)
-        records = _records(nvalues * ncols)
-        # the pixels with a jump, listed before any flag is added here: a neighbour
-        # flagged in this block then costs no search
-        jumped = np.zeros((nrows, ncols), np.uint8)
-        for r in range(max(start - 1, 0), min(stop + 1, nrows)):
-            _mark_jumped(gdq, r, jumped[r])
-        for r in range(max(start - 1, 0), min(stop + 1, nrows)):
-            m = _columns_of(jumped[r], cols)
-            if m == 0:
-                continue
-            shape = (nvalues, m)
-            row_diffs = diffs[: nvalues * m].reshape(shape)
-            _gather_differences(data, gdq, gain, r, cols[:m], row_diffs)
-            centre_rates(
-                row_diffs,
-                coef,
-                rates[: nvalues * m].reshape(shape),
-                sorted_rates[: nvalues * m].reshape(shape),
-                count[:m],
-                pairs,
-                median_pairs,
-                centre[:m],
-            )
-            for j in range(m):
-                read_var[j] = frame_read_variance(read_noise[r, cols[j]], gain[r, cols[j]])
-            found = search_columns(row_diffs, centre[:m], read_var[:m], coef, thresholds, records)
-            for j in range(found):
-                c, i = cols[records.column[j]], records.integration[j]
-                g, width = records.position[j] + 1, records.width[j]
-                if rules.neighbours and rules.low < records.significance[j] < rules.high:
-                    for gg in range(g, g + width):
-                        _flag_neighbours(gdq, i, gg, r, c, start, stop)
-                if start <= r < stop:
-                    _flag_after(gdq, i, g, r, c, records.amplitude[j], rules.after)
+    if marks.shape[1]:
+        nbytes = marks.shape[4]
+        for i in range(nints):
+            for r in range(max(start - 1, 0), min(stop + 1, nrows)):
+                for c in range(ncols):
+                    any_mark = 0
+                    for b in range(nbytes):
+                        any_mark |= marks[0, i, r, c, b] | marks[1, i, r, c, b] | marks[2, i, r, c, b]
+                    if any_mark:  # a few pixels
+                        _flag_marked(gdq, marks, rules, i, r, c, start, stop)
     remove_jump_from_unusable_inplace(gdq[:, :, start:stop])
     return n_primary
 
 
 @njit(nogil=True, cache=True)
-def _mark_jumped(gdq, r, jumped):
-    """Set ``jumped`` (one row of pixels) where row ``r`` has JUMP_DET after the first group."""
-    nints, ngroups = gdq.shape[:2]
-    for i in range(nints):
-        for g in range(1, ngroups):
-            flags = gdq[i, g, r]
-            for c in range(jumped.size):
-                jumped[c] |= flags[c] & JUMP_DET
-
-
-@njit(nogil=True, cache=True)
-def _columns_of(marked, cols):
-    """Store in ``cols`` the indices where ``marked`` is set; return how many."""
-    m = 0
-    for c in range(marked.size):
-        if marked[c]:
-            cols[m] = c
-            m += 1
-    return m
-
-
-@njit(nogil=True, cache=True)
-def _gather_differences(data, gdq, gain, r, cols, diffs):
-    """Electron differences of the pixels ``cols`` of row ``r``, as the search computes them."""
-    nints, ngroups = gdq.shape[:2]
-    for i in range(nints):
-        for g in range(1, ngroups):
-            for j in range(cols.size):
-                c = cols[j]
-                before = electrons(data[i, g - 1, r, c], gdq[i, g - 1, r, c], gain[r, c])
-                diffs[i * (ngroups - 1) + g - 1, j] = (
-                    electrons(data[i, g, r, c], gdq[i, g, r, c], gain[r, c]) - before
-                )
+def _flag_marked(gdq, marks, rules, i, r, c, start, stop):
+    """The flags that the marks of pixel (r, c), integration ``i``, set in rows ``start:stop``."""
+    ngroups = gdq.shape[1]
+    bits = marks[:, i, r, c]
+    for g in range(1, ngroups):
+        byte, bit = g >> 3, np.uint8(1 << (g & 7))
+        if bits[NEIGHBOURS, byte] & bit:
+            _flag_neighbours(gdq, i, g, r, c, start, stop)
+        if start <= r < stop:
+            reach = 0
+            for k in range(2):
+                if bits[AFTER + k, byte] & bit:
+                    reach = max(reach, int(rules.after[k, 1]))
+            for later in range(g + 1, min(g + reach, ngroups - 1) + 1):
+                set_jump_if_usable(gdq, i, later, r, c)
 
 
 @njit(nogil=True, cache=True)
@@ -522,15 +521,3 @@ def _flag_neighbours(gdq, i, g, r, c, start, stop):
     for rr, cc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
         if start <= rr < stop and 0 <= cc < ncols:
             set_jump_if_usable(gdq, i, g, rr, cc)
-
-
-@njit(nogil=True, cache=True)
-def _flag_after(gdq, i, g, r, c, amplitude, after):
-    """JUMP_DET on the groups after group ``g`` that the larger matching after-jump rule reaches."""
-    ngroups = gdq.shape[1]
-    reach = 0
-    for k in range(2):
-        if amplitude >= after[k, 0]:
-            reach = max(reach, int(after[k, 1]))
-    for later in range(g + 1, min(g + reach, ngroups - 1) + 1):
-        set_jump_if_usable(gdq, i, later, r, c)

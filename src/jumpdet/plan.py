@@ -37,8 +37,10 @@ class DetectionPlan:
 
     Attributes
     ----------
-    path : DetectionPath or None
-        None when the search is skipped.
+    path : DetectionPath, "likelihood" or None
+        None when the search is skipped; "likelihood" is set by
+        :func:`jumpdet.detect.detect_jumps` when ``method="likelihood"`` (its
+        search runs whichever two-point path jwst would take).
     skipped_reason : str or None
     min_usable_groups : int
         Usable groups in the integration with the most all-DO_NOT_USE groups.
