@@ -393,24 +393,25 @@ def _mark(marks, rules, i, g, width, r, c, significance, amplitude):
 def jump_marks(shape, params: JumpParams) -> np.ndarray:
     """Zeroed marks for an exposure of ``shape``: what the post-processing must do around each jump.
 
-    One bit per group and pixel in each of three planes: the jump's
+    One bit per group and pixel in each plane: plane 0, the jump's
     significance is strictly between ``min_jump_to_flag_neighbors`` and
-    ``max_jump_to_flag_neighbors`` (its neighbours are flagged), and its
-    amplitude reaches ``after_jump_flag_e1`` or ``after_jump_flag_e2``
-    (groups after it are flagged). The search decides them, so nothing is
-    measured again; 3 bits against the 40 of a group's data and GROUPDQ.
+    ``max_jump_to_flag_neighbors`` (its neighbours are flagged); planes 1 and
+    2, its amplitude reaches ``after_jump_flag_e1`` / ``after_jump_flag_e2``
+    (groups after it are flagged), present only when an after-jump rule is
+    on. The search decides them, so nothing is measured again. One plane
+    costs ``ceil(ngroups / 8)`` bytes a pixel against ``5 * ngroups`` of the
+    input (0.04x for 10 groups).
 
     Returns
     -------
-    (3, nints, nrows, ncols, ceil(ngroups / 8)) uint8 ndarray
-        Empty (no pixel) when no rule is on.
+    (1 or 3, nints, nrows, ncols, ceil(ngroups / 8)) uint8 ndarray
+        Without pixels when no rule is on.
     """
     nints, ngroups, nrows, ncols = shape
-    if not (
-        params.flag_4_neighbors or max(params.after_jump_flag_groups1, params.after_jump_flag_groups2) > 0
-    ):
-        return np.zeros((3, 0, 0, 0, 0), np.uint8)
-    return np.zeros((3, nints, nrows, ncols, (ngroups + 7) // 8), np.uint8)
+    after = max(params.after_jump_flag_groups1, params.after_jump_flag_groups2) > 0
+    if not (params.flag_4_neighbors or after):
+        return np.zeros((1, 0, 0, 0, 0), np.uint8)
+    return np.zeros((3 if after else 1, nints, nrows, ncols, (ngroups + 7) // 8), np.uint8)
 
 
 def _rules(params: JumpParams):
@@ -488,8 +489,9 @@ def _finish_block(gdq, marks, start, stop, rules):
             for r in range(max(start - 1, 0), min(stop + 1, nrows)):
                 for c in range(ncols):
                     any_mark = 0
-                    for b in range(nbytes):
-                        any_mark |= marks[0, i, r, c, b] | marks[1, i, r, c, b] | marks[2, i, r, c, b]
+                    for p in range(marks.shape[0]):
+                        for b in range(nbytes):
+                            any_mark |= marks[p, i, r, c, b]
                     if any_mark:  # a few pixels
                         _flag_marked(gdq, marks, rules, i, r, c, start, stop)
     remove_jump_from_unusable_inplace(gdq[:, :, start:stop])
@@ -505,7 +507,7 @@ def _flag_marked(gdq, marks, rules, i, r, c, start, stop):
         byte, bit = g >> 3, np.uint8(1 << (g & 7))
         if bits[NEIGHBOURS, byte] & bit:
             _flag_neighbours(gdq, i, g, r, c, start, stop)
-        if start <= r < stop:
+        if start <= r < stop and bits.shape[0] > AFTER:
             reach = 0
             for k in range(2):
                 if bits[AFTER + k, byte] & bit:
