@@ -33,7 +33,7 @@ from functools import partial
 
 import numpy as np
 
-from . import likelihood
+from . import likelihood, likelihood_flags
 from ._stats.medians import NETWORK_LIMIT
 from .compilation import COMPILING_MESSAGE, announcing_compilation
 from .exposure import all_do_not_use_groups, check_exposure_shapes, pack_unusable
@@ -340,7 +340,7 @@ def _postprocess_passes(params, recording):
 def _likelihood_inplace(data, gdq, gain, read_noise, params, max_workers) -> int:
     """The likelihood search on tiles, then its post-processing on row blocks; returns the primary count."""
     tiles = plan_tiles(data.shape, max_workers)
-    marks = likelihood.jump_marks(data.shape, params)
+    marks = likelihood_flags.jump_marks(data.shape, params)
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         list(
             pool.map(
@@ -351,7 +351,7 @@ def _likelihood_inplace(data, gdq, gain, read_noise, params, max_workers) -> int
             )
         )
         blocks = tiles.row_blocks
-        return sum(pool.map(lambda b: likelihood.postprocess_rows(gdq, marks, *b, params), blocks))
+        return sum(pool.map(lambda b: likelihood_flags.postprocess_rows(gdq, marks, *b, params), blocks))
 
 
 def _median_planes(shape, path):
