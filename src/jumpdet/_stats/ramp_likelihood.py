@@ -66,10 +66,11 @@ Workspace = namedtuple(
     ["alpha", "beta", "pivot", "inv_pivot", "y_data", "y_time", "w_data", "w_time", "inv_diag", "inv_off"],
 )
 
-# (m,) per-pixel results of a pass: the best candidate (kind, first difference,
-# chi-square improvement), the fitted jump (electrons) and its significance
-# (amplitude over the noise of one difference), and the thresholds and usable
-# count it was judged with.
+# (m,) per-pixel results of a pass: the chosen candidate (kind, first
+# difference, score), the fitted jump (electrons) and its significance
+# (amplitude over the noise of one difference), the usable differences, the
+# largest improvement of each kind, and the best candidate of each kind above
+# its threshold (first difference, -1 for none, and score).
 Candidates = namedtuple(
     "Candidates",
     [
