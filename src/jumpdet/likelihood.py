@@ -35,7 +35,7 @@ import numpy as np
 from numba import njit
 from scipy.special import log_ndtr
 
-from ._stats.likelihood_screen import screen
+from ._stats.likelihood_screen import SCREEN_BLOCK, SCREEN_STATE_ROWS, screen
 from ._stats.medians import (
     ROW_NETWORK_LIMIT,
     median_network,
@@ -71,6 +71,7 @@ __all__ = [
     "covariance_coefficients",
     "find_jumps_in_tile",
     "frame_times",
+    "search_buffers",
     "search_columns",
 ]
 
@@ -95,8 +96,10 @@ CHUNK = 256
 # one integration of the pixels being judged: centred differences and usable
 # mask (flat, n x m), per-pixel rate and read variance, the original column of
 # each compacted pixel, the pixels kept for the next pass, the workspace and
-# the candidates
-_Buffers = namedtuple("_Buffers", ["d", "use", "rate", "read_var", "index", "keep", "ws", "found"])
+# the candidates; and for a whole row, the pixels the screen keeps and its state
+_Buffers = namedtuple(
+    "_Buffers", ["d", "use", "rate", "read_var", "index", "keep", "ws", "found", "candidates", "screen_state"]
+)
 
 
 def frame_times(params: JumpParams, ngroups: int) -> list[np.ndarray]:
@@ -170,7 +173,9 @@ def chi_square_thresholds(params: JumpParams) -> np.ndarray:
 
 
 @njit(nogil=True, cache=True)
-def _buffers(n, m):
+def search_buffers(n, ncols):
+    """Buffers for :func:`search_columns` on rows of up to ``ncols`` pixels of ``n`` differences."""
+    m = min(ncols, CHUNK)
     return _Buffers(
         np.empty(n * m),
         np.empty(n * m),
@@ -180,6 +185,8 @@ def _buffers(n, m):
         np.empty(m, np.int64),
         workspace(n * m),
         candidates_buffers(m),
+        np.empty(ncols, np.int64),
+        np.empty((SCREEN_STATE_ROWS, min(ncols, SCREEN_BLOCK))),
     )
 
 
@@ -249,7 +256,7 @@ def _compact(flat, n, active, keep, kept):
 
 
 @njit(nogil=True, cache=True)
-def search_columns(diffs, centre, read_var, coef, thresholds, records):
+def search_columns(diffs, centre, read_var, coef, thresholds, bufs, records):
     """Find the jumps of ``m`` pixels; return their number (they are in ``records``).
 
     Parameters
@@ -262,16 +269,17 @@ def search_columns(diffs, centre, read_var, coef, thresholds, records):
         Read variance of one frame, electrons squared.
     coef, thresholds : ndarray
         :func:`covariance_coefficients`, :func:`chi_square_thresholds`.
+    bufs : namedtuple
+        :func:`search_buffers` for at least ``m`` pixels.
     records : JumpRecords
         Room for ``nints * (ngroups - 1) * m`` jumps.
     """
     nvalues, m = diffs.shape
     n = coef.shape[1]
-    bufs = _buffers(n, min(m, CHUNK))
-    candidates = np.empty(m, np.int64)
+    candidates = bufs.candidates
     found = 0
     for i in range(nvalues // n):
-        kept = screen(diffs, i, centre, read_var, coef, thresholds, candidates)
+        kept = screen(diffs, i, centre, read_var, coef, thresholds, candidates, bufs.screen_state)
         for start in range(0, kept, CHUNK):
             cols = candidates[start : min(start + CHUNK, kept)]
             found = _search_candidates(
@@ -346,12 +354,13 @@ def _search_rows(
     count = np.empty(ncols, dtype=np.int64)
     centre, read_var = np.empty(ncols), np.empty(ncols)
     records = _records(nvalues * ncols)
+    bufs = search_buffers(ngroups - 1, ncols)
     for row in range(r0, r1):
         fill_row_differences(data, origin, gdq, gain, row, c0, diffs, previous)
         centre_rates(diffs, coef, rates, sorted_rates, count, pairs, median_pairs, centre)
         for c in range(ncols):
             read_var[c] = frame_read_variance(read_noise[row, c0 + c], gain[row, c0 + c])
-        found = search_columns(diffs, centre, read_var, coef, thresholds, records)
+        found = search_columns(diffs, centre, read_var, coef, thresholds, bufs, records)
         for j in range(found):
             i, c, g = records.integration[j], c0 + records.column[j], records.position[j] + 1
             for gg in range(g, g + records.width[j]):

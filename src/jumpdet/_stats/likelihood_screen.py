@@ -16,10 +16,10 @@ from numba import njit
 
 from .ramp_likelihood import DT, PHOTON_DIAG, PHOTON_OFF, READ_DIAG, READ_OFF
 
-__all__ = ["SCREEN_BLOCK", "screen"]
+__all__ = ["SCREEN_BLOCK", "SCREEN_STATE_ROWS", "screen"]
 
 SCREEN_BLOCK = 256
-_SCREEN_STATE = 10
+SCREEN_STATE_ROWS = 10
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
@@ -64,7 +64,7 @@ def _screen_block(diffs, i, centre, read_var, coef, c0, state):
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def screen(diffs, i, centre, read_var, coef, thresholds, keep):
+def screen(diffs, i, centre, read_var, coef, thresholds, keep, state):
     """The pixels of integration ``i`` that may have a jump: their indices in ``keep``; returns how many.
 
     No improvement can exceed the chi-square of the whole fit, ``d^T C^-1 d -
@@ -88,10 +88,11 @@ def screen(diffs, i, centre, read_var, coef, thresholds, keep):
         As for :func:`best_candidates`.
     keep : (m,) int64 ndarray
         Receives the indices of the pixels kept.
+    state : (SCREEN_STATE_ROWS, min(m, SCREEN_BLOCK)) float64 ndarray
+        Scratch.
     """
     m = diffs.shape[1]
     kept = 0
-    state = np.empty((_SCREEN_STATE, min(m, SCREEN_BLOCK)))
     for c0 in range(0, m, SCREEN_BLOCK):  # pixels a block at a time: the state stays in L1
         c1 = min(c0 + SCREEN_BLOCK, m)
         chi2, usable = _screen_block(diffs, i, centre[c0:c1], read_var[c0:c1], coef, c0, state)
