@@ -192,11 +192,14 @@ def _dense_improvements(d, use, rate, read_var, coef):
     return one, two
 
 
+# frames per group and frames skipped: every readout jwst has, and more
+READOUTS = {"nframes": st.integers(1, 8), "groupgap": st.integers(0, 4)}
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     ngroups=st.integers(5, 12),
-    nframes=st.integers(1, 5),
-    groupgap=st.integers(0, 3),
+    **READOUTS,
     rate=st.floats(0, 100),
     read_var=st.floats(0.5, 200),
     seed=st.integers(0, 2**32 - 1),
@@ -307,8 +310,7 @@ def test_an_unknown_method_is_refused():
 @settings(max_examples=40, deadline=None)
 @given(
     ngroups=st.integers(3, 30),
-    nframes=st.integers(1, 8),
-    groupgap=st.integers(0, 4),
+    **READOUTS,
     rate=st.floats(0.0, 5000.0),
     read_noise=st.floats(1.0, 30.0),
 )

@@ -254,6 +254,8 @@ _PATHS = {
     "single_pass": "one pass against each pixel's median difference (min_diffs_single_pass reached)",
     "iterative": "repeated passes, each flagging the largest outlier and testing the rest again (fewer "
     "usable differences than min_diffs_single_pass)",
+    "likelihood": "the likelihood test (method='likelihood'): each ramp fitted with its full covariance, "
+    "the best difference or pair of differences left out while it improves the fit enough",
 }
 
 
