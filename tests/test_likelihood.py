@@ -50,10 +50,11 @@ WIGGLE = (0.0, 1.5, -1.0, 0.5, -1.5, 1.0, -0.5, 0.0)
 
 
 def test_a_jump_split_across_two_differences_is_found_where_two_point_misses_it():
-    # 24 e at frame 17, inside group 3 (frames 15-18): group 3 holds half of it, so the
-    # differences on either side of it rise by 12 e each, 3.6 times two-point's sigma
-    # (sqrt(5 e + 5**2 / 4)): it sees neither; the likelihood test sees the whole jump
-    ramp = grouped_ramp(17, 24.0, wiggle=WIGGLE)
+    # 27 e at frame 17, inside group 3 (frames 15-18): group 3 holds half of it, so the
+    # differences on either side of it rise by 13.5 e each, about 4 times two-point's sigma
+    # (sqrt(5 e + 5**2 / 4)) less the wiggles: it sees neither; the likelihood test sees the
+    # whole jump, above its threshold for 13 tests (7 differences, 6 pairs) at 4 sigma a ramp
+    ramp = grouped_ramp(17, 27.0, wiggle=WIGGLE)
     two_point = detect(pixel(ramp), read_noise=5.0, method="two_point", **GROUPED)
     likelihood = detect(pixel(ramp), read_noise=5.0, **GROUPED)
     assert not jumps_of(two_point).any()
@@ -146,16 +147,24 @@ def test_short_ramps_use_the_three_and_four_group_thresholds(ngroups, threshold_
     assert not jumps_of(detect(pixel(ramp), **{threshold_name: 50.0})).any()
 
 
-def test_thresholds_are_sigma_equivalent_false_positive_rates_as_stcal_derives_them():
+def test_thresholds_are_sigma_equivalent_false_positive_rates_per_ramp():
     import scipy.special
     import scipy.stats
 
     params = JumpParams(
         rejection_threshold=4.0, four_group_rejection_threshold=5.0, three_group_rejection_threshold=6.0
     )
-    expected = [(t**2, scipy.stats.chi2.isf(scipy.special.erfc(t / np.sqrt(2)), 2)) for t in (4.0, 5.0, 6.0)]
-    assert_allclose(chi_square_thresholds(params)[:, :2], expected, rtol=1e-10)
-    assert np.isfinite(chi_square_thresholds(JumpParams(rejection_threshold=60.0))).all()
+    # 1-frame groups: one test per usable difference, each with the ramp's rate over their number
+    expected = [
+        (scipy.stats.chi2.isf(p / u, 1), scipy.stats.chi2.isf(p / u, 2))
+        for u, p in (
+            (4, scipy.special.erfc(4 / np.sqrt(2))),
+            (3, scipy.special.erfc(5 / np.sqrt(2))),
+            (2, scipy.special.erfc(6 / np.sqrt(2))),
+        )
+    ]
+    assert_allclose(chi_square_thresholds(params, 5)[[4, 3, 2], :2], expected, rtol=1e-10)
+    assert np.isfinite(chi_square_thresholds(JumpParams(rejection_threshold=60.0), 5)[2:]).all()
 
 
 def test_read_times_replace_nframes_and_groupgap():
@@ -215,7 +224,7 @@ def test_the_recurrences_give_the_chi_square_improvements_of_the_dense_covarianc
         use[:4] = 1.0
     d = rng.normal(0, 10, (n, 1)) * use
     ws, out = workspace_view(workspace(n), n, 1), candidates_buffers(1)
-    thresholds = chi_square_thresholds(JumpParams())
+    thresholds = chi_square_thresholds(JumpParams(nframes=nframes, groupgap=groupgap), ngroups)
     best_candidates(d, use, np.array([rate]), np.array([read_var]), coef, thresholds, ws, out)
     one, two = _dense_improvements(d[:, 0], use[:, 0] > 0, rate, read_var, coef)
     assert_allclose(out.best_one[0], one, rtol=1e-7, atol=1e-9)
@@ -275,7 +284,7 @@ def test_input_jump_flags_are_kept_and_counted_but_trigger_nothing():
 def test_the_step_runs_the_likelihood_search_when_asked():
     clean = grouped_ramp(99, 0.0, wiggle=WIGGLE)  # no jump
     data = np.tile(clean[None, :, None, None], (1, 1, 4, 4)).astype(np.float32)
-    data[0, :, 1, 1] = grouped_ramp(17, 24.0, wiggle=WIGGLE)
+    data[0, :, 1, 1] = grouped_ramp(17, 27.0, wiggle=WIGGLE)
     model = make_ramp_model(data, nframes=4, group_time=5.0, instrument="NIRCAM", detector="NRCA1")
     model.meta.exposure.groupgap = 1
     gain, read_noise = make_references((4, 4), gain=1.0, read_noise=5.0, instrument="NIRCAM")

@@ -33,7 +33,7 @@ from functools import lru_cache
 
 import numpy as np
 from numba import njit
-from scipy.special import log_ndtr
+from scipy.special import log_ndtr, ndtri_exp
 
 from ._stats.likelihood_screen import SCREEN_BLOCK, SCREEN_STATE_ROWS, screen
 from ._stats.medians import (
@@ -153,23 +153,50 @@ def covariance_coefficients(params: JumpParams, ngroups: int) -> np.ndarray:
     return coef
 
 
-def chi_square_thresholds(params: JumpParams) -> np.ndarray:
-    """Chi-square thresholds, shape (3, 3), rows for 4+, 3 and 2 usable differences.
+@lru_cache(maxsize=32)
+def chi_square_thresholds(params: JumpParams, ngroups: int) -> np.ndarray:
+    """Chi-square thresholds, shape (ngroups, 3): row ``u`` for a ramp of ``u`` usable differences.
 
-    Columns: one difference, two, and the margin a pair needs over a single
-    difference to be chosen. A threshold of ``t`` sigma is the two-sided
-    false-positive rate ``p = erfc(t / sqrt(2))`` of a Gaussian: ``t**2`` for
-    one difference (a chi-square of 1 degree of freedom) and the chi-square
-    of 2 degrees of freedom with the same ``p``, ``-2 ln p``, for two, as
-    stcal derives them (computed here through ``log_ndtr``, which stays
-    finite where ``p`` underflows). The margin is ``PAIR_MARGIN``.
+    Columns: one difference, two adjacent ones, and the margin a pair needs
+    over a single difference to be chosen (``PAIR_MARGIN``).
+
+    ``rejection_threshold`` ``t`` (``four_group_rejection_threshold`` for 3
+    usable differences, ``three_group_rejection_threshold`` for 2) is a
+    sigma-equivalent false-positive rate *per ramp*: a clean ramp (one
+    integration of one pixel) is flagged with the probability
+    ``p = erfc(t / sqrt(2))`` that one Gaussian test at ``t`` sigma fails.
+    The search makes ``m`` tests on a ramp of ``u`` usable differences:
+    ``u`` single differences and, when groups hold several frames and
+    ``u >= 4``, the adjacent pairs (``u - 1``, or fewer where the readout
+    allows fewer). Each test gets ``p / m`` (Bonferroni; the tests are
+    positively correlated, so the ramp's rate is at most ``p``): the square of
+    the two-sided Gaussian quantile of ``p / m`` for one difference (a
+    chi-square of 1 degree of freedom) and ``-2 ln(p / m)`` for two (2
+    degrees of freedom). stcal's LIKELY gives every test ``p``, so a ramp
+    of ``m`` tests is flagged about ``m`` times as often, and more than
+    two-point differences at the same threshold (see ``docs/likelihood.rst``,
+    *Thresholds*). Logarithms throughout (``log_ndtr``, ``ndtri_exp``): finite
+    where ``p`` underflows. Rows 0 and 1 are infinite (no test).
     """
-    sigmas = (
-        params.rejection_threshold,
-        params.four_group_rejection_threshold,
-        params.three_group_rejection_threshold,
-    )
-    return np.array([(t * t, -2.0 * (np.log(2.0) + log_ndtr(-t)), PAIR_MARGIN) for t in sigmas])
+    coef = covariance_coefficients(params, ngroups)
+    pairs = int(np.count_nonzero(coef[TWO_OK]))
+    thresholds = np.full((ngroups, 3), np.inf)
+    thresholds[:, 2] = PAIR_MARGIN
+    for usable in range(2, ngroups):
+        sigma = (
+            params.rejection_threshold
+            if usable >= 4
+            else params.four_group_rejection_threshold
+            if usable == 3
+            else params.three_group_rejection_threshold
+        )
+        tests = usable + (min(usable - 1, pairs) if usable >= 4 else 0)
+        log_rate = np.log(2.0) + log_ndtr(-sigma) - np.log(tests)  # ln(p / m)
+        quantile = ndtri_exp(log_rate - np.log(2.0))  # two-sided: P(|z| > -quantile) = p / m
+        thresholds[usable, 0] = quantile * quantile
+        thresholds[usable, 1] = -2.0 * log_rate
+    thresholds.flags.writeable = False  # cached and shared between threads
+    return thresholds
 
 
 @njit(nogil=True, cache=True)
@@ -384,7 +411,7 @@ def _kernel_inputs(params, nints, ngroups):
     nvalues = nints * (ngroups - 1)
     return (
         covariance_coefficients(params, ngroups),
-        chi_square_thresholds(params),
+        chi_square_thresholds(params, ngroups),
         sorting_network(nvalues, ROW_NETWORK_LIMIT),
         median_network(nvalues),
     )

@@ -97,8 +97,7 @@ def screen(diffs, i, centre, read_var, coef, thresholds, keep, state):
         c1 = min(c0 + SCREEN_BLOCK, m)
         chi2, usable = _screen_block(diffs, i, centre[c0:c1], read_var[c0:c1], coef, c0, state)
         for c in range(c1 - c0):
-            row = 0 if usable[c] >= 4 else (1 if usable[c] == 3 else 2)
-            if usable[c] >= 2 and chi2[c] * (1.0 + 1e-9) > thresholds[row, 0]:
+            if usable[c] >= 2 and chi2[c] * (1.0 + 1e-9) > thresholds[np.int64(usable[c]), 0]:
                 keep[kept] = c0 + c
                 kept += 1
     return kept

@@ -257,7 +257,7 @@ def _improvements(use, coef, thresholds, ws, slope, information, out):
             one = rho[k, c] * rho[k, c] / s
             out.best_one[c] = max(out.best_one[c], one)
             score = one - NEGATIVE_PENALTY * (rho[k, c] < 0)  # the offset rho / s has rho's sign
-            if one > thresholds[_row(out.usable[c]), 0] and score > out.one_score[c]:
+            if one > thresholds[out.usable[c], 0] and score > out.one_score[c]:
                 out.one_score[c] = score
                 out.one_at[c] = k
     for k in range(n - 1):
@@ -272,15 +272,9 @@ def _improvements(use, coef, thresholds, ws, slope, information, out):
             out.best_two[c] = max(out.best_two[c], two)
             rises = (s11 - s01) * r0 + (s00 - s01) * r1 >= 0  # the sign of the fitted jump
             score = two - NEGATIVE_PENALTY * (not rises)
-            if two > thresholds[_row(out.usable[c]), 1] and score > out.two_score[c]:
+            if two > thresholds[out.usable[c], 1] and score > out.two_score[c]:
                 out.two_score[c] = score
                 out.two_at[c] = k
-
-
-@njit(nogil=True, cache=True)
-def _row(usable):
-    """The row of the thresholds for ``usable`` differences: 4 or more, 3, 2."""
-    return 0 if usable >= 4 else (1 if usable == 3 else 2)
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
@@ -311,10 +305,11 @@ def best_candidates(d, use, rate, read_var, coef, thresholds, ws, out):
         Read variance of one frame, electrons squared.
     coef : (7, n) float64 ndarray
         :func:`jumpdet.likelihood.covariance_coefficients`.
-    thresholds : (3, 3) float64 ndarray
-        For 4 or more, 3 and 2 usable differences: the chi-square thresholds
-        of one difference and of two, and the score a pair needs above a
-        single difference to be chosen instead.
+    thresholds : (n + 1, 3) float64 ndarray
+        Row ``u`` for ``u`` usable differences: the chi-square thresholds of
+        one difference and of two, and the score a pair needs above a single
+        difference to be chosen instead
+        (:func:`jumpdet.likelihood.chi_square_thresholds`).
     ws : Workspace
     out : Candidates
         Receives, per pixel, ``kind`` (0 none, 1 one difference, 2 two),
@@ -352,7 +347,7 @@ def _choose(out, c, thresholds):
     Only candidates above their kind's threshold compete. A pair needs 4
     usable differences (with fewer, the two left cannot tell which pair
     holds the jump); it wins over a single difference only when its score
-    exceeds the single's by ``thresholds[row, 2]``: the second difference
+    exceeds the single's by ``thresholds[usable, 2]``: the second difference
     must itself carry part of the jump, else a jump between groups would
     often take its neighbour along.
     """
@@ -362,7 +357,7 @@ def _choose(out, c, thresholds):
     if usable < 2:
         return
     one, two = out.one_at[c], out.two_at[c] if usable >= 4 else -1
-    if two >= 0 and (one < 0 or out.two_score[c] - out.one_score[c] > thresholds[_row(usable), 2]):
+    if two >= 0 and (one < 0 or out.two_score[c] - out.one_score[c] > thresholds[usable, 2]):
         out.kind[c], out.position[c] = TWO, two
         out.improvement[c] = out.two_score[c]
     elif one >= 0:
