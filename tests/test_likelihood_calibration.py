@@ -51,21 +51,34 @@ def clean(readout, flux_name, npix, seed):
     return sim, JumpParams(method="likelihood", nframes=nframes, groupgap=groupgap, flag_4_neighbors=False)
 
 
-def within_binomial(count, trials, rate, z=4.0):
-    """``count`` successes of ``trials`` at ``rate``, within ``z`` binomial standard deviations."""
+def within_binomial(count, trials, rate, slack=0.0, z=4.0):
+    """``count`` successes of ``trials`` at ``rate``: within ``z`` binomial deviations, and ``slack`` relative."""
     expected = trials * rate
-    return abs(count - expected) <= z * np.sqrt(expected * (1 - rate)) + 1
+    return abs(count - expected) <= z * np.sqrt(expected * (1 - rate)) + slack * expected + 1
 
 
+@pytest.mark.parametrize("estimated", [False, True], ids=["true_rate", "median_rate"])
 @pytest.mark.parametrize("flux_name", list(FLUXES))
 @pytest.mark.parametrize("readout", list(READOUTS))
-def test_improvements_of_clean_ramps_follow_their_chi_square_distributions(readout, flux_name):
+def test_improvements_of_clean_ramps_follow_their_chi_square_distributions(readout, flux_name, estimated):
+    """With the simulation's rate, within binomial error: the covariance is right.
+
+    With the search's estimate (the median rate of the ramp, clipped at 0), the
+    tail moves by up to about 10 % at sky-faint flux (the estimate's noise,
+    several e per frame, against a true 0.05; clipping it keeps it positive on
+    average), and the test allows 20 %: nothing near the factor of 4-5 between
+    the bright pixels' false flags and two-point's, which the statistic does not
+    cause (see docs/likelihood.rst, *Thresholds*).
+    """
     sim, params = clean(readout, flux_name, 20000, seed=11)
     ngroups = sim.data.shape[1]
     n, m = ngroups - 1, sim.data.shape[-1]
     coef = covariance_coefficients(params, ngroups)
     diffs = np.diff(sim.data[0, :, 0, :].astype(np.float64), axis=0)
-    rate = np.median(diffs / coef[DT][:, None], axis=0)  # the search's photon-noise rate: the median
+    if estimated:  # the search's photon-noise rate: the median, clipped at 0
+        rate = np.maximum(np.median(diffs / coef[DT][:, None], axis=0), 0.0)
+    else:
+        rate = np.full(m, sim.flux[0])
     d = diffs - rate * coef[DT][:, None]
     use = np.ones((n, m))
     ws, out = workspace_view(workspace(n * m), n, m), candidates_buffers(m)
@@ -79,13 +92,14 @@ def test_improvements_of_clean_ramps_follow_their_chi_square_distributions(reado
     rho = ws.y_data
     one = rho**2 / s
     p = 0.01
-    assert within_binomial((one > scipy.stats.chi2.isf(p, 1)).sum(), one.size, p)
+    slack = 0.2 if estimated else 0.0
+    assert within_binomial((one > scipy.stats.chi2.isf(p, 1)).sum(), one.size, p, slack)
     assert abs(one.mean() - 1.0) < 4 * np.sqrt(2.0 / one.size) * 3  # correlated positions: a wider band
     if params.nframes > 1:
         s01 = ws.inv_off[:-1] - ws.w_time[:-1] * ws.w_time[1:] / information
         s00, s11, r0, r1 = s[:-1], s[1:], rho[:-1], rho[1:]
         two = (s11 * r0 * r0 - 2 * s01 * r0 * r1 + s00 * r1 * r1) / (s00 * s11 - s01 * s01)
-        assert within_binomial((two > scipy.stats.chi2.isf(p, 2)).sum(), two.size, p)
+        assert within_binomial((two > scipy.stats.chi2.isf(p, 2)).sum(), two.size, p, slack)
 
 
 @pytest.mark.parametrize("flux_name", list(FLUXES))
