@@ -52,7 +52,7 @@ def clean(readout, flux_name, npix, seed):
 
 
 def within_binomial(count, trials, rate, slack=0.0, z=4.0):
-    """``count`` successes of ``trials`` at ``rate``: within ``z`` binomial deviations, and ``slack`` relative."""
+    """``count`` successes of ``trials`` at ``rate``: within ``z`` binomial deviations and ``slack``."""
     expected = trials * rate
     return abs(count - expected) <= z * np.sqrt(expected * (1 - rate)) + slack * expected + 1
 
