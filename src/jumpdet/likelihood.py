@@ -32,7 +32,6 @@ from collections import namedtuple
 from functools import lru_cache
 
 import numpy as np
-from numba import njit
 from scipy.special import log_ndtr, ndtri_exp
 
 from ._stats.likelihood_screen import SCREEN_BLOCK, SCREEN_STATE_ROWS, screen
@@ -59,6 +58,7 @@ from ._stats.ramp_likelihood import (
     workspace,
     workspace_view,
 )
+from .compilation import kernel
 from .flags import JUMP_DET
 from .likelihood_flags import flag_rules, jump_marks, mark_jump
 from .params import JumpParams
@@ -199,7 +199,7 @@ def chi_square_thresholds(params: JumpParams, ngroups: int) -> np.ndarray:
     return thresholds
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def search_buffers(n, ncols):
     """Buffers for :func:`search_columns` on rows of up to ``ncols`` pixels of ``n`` differences."""
     m = min(ncols, CHUNK)
@@ -217,7 +217,7 @@ def search_buffers(n, ncols):
     )
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _records(capacity):
     return JumpRecords(
         np.empty(capacity, np.int64),
@@ -229,14 +229,14 @@ def _records(capacity):
     )
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def frame_read_variance(read_noise, gain):
     """Read variance of one frame (electrons squared): READNOISE is the noise of a CDS pair of frames."""
     noise_e = np.float64(read_noise) * np.float64(gain)
     return noise_e * noise_e / 2.0
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def centre_rates(diffs, coef, rates, sorted_rates, count, pairs, median_pairs, centre):
     """Each pixel's median rate over its usable differences of all integrations (NaN if none)."""
     nvalues, m = diffs.shape
@@ -250,7 +250,7 @@ def centre_rates(diffs, coef, rates, sorted_rates, count, pairs, median_pairs, c
         centre[c] = median_of_sorted(sorted_rates[:, c], count[c])
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _load(diffs, i, cols, centre, read_var, coef, bufs):
     """Fill the buffers with integration ``i`` of the pixels ``cols``; returns their number."""
     n = coef.shape[1]
@@ -271,7 +271,7 @@ def _load(diffs, i, cols, centre, read_var, coef, bufs):
     return m
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _compact(flat, n, active, keep, kept):
     """Keep the columns ``keep[:kept]`` of the (n, active) array stored in ``flat``, as (n, kept).
 
@@ -282,7 +282,7 @@ def _compact(flat, n, active, keep, kept):
             flat[k * kept + j] = flat[k * active + keep[j]]
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def search_columns(diffs, centre, read_var, coef, thresholds, bufs, records):
     """Find the jumps of ``m`` pixels; return their number (they are in ``records``).
 
@@ -315,7 +315,7 @@ def search_columns(diffs, centre, read_var, coef, thresholds, bufs, records):
     return found
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _search_candidates(diffs, i, cols, centre, read_var, coef, thresholds, bufs, records, found):
     """Judge the pixels ``cols`` (at most ``CHUNK``) of integration ``i``, again without each jump found."""
     n = coef.shape[1]
@@ -340,7 +340,7 @@ def _search_candidates(diffs, i, cols, centre, read_var, coef, thresholds, bufs,
     return found
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _keep_columns(bufs, n, active, kept):
     """Compact the buffers to the columns ``bufs.keep[:kept]`` (increasing); return ``kept``."""
     for flat in (bufs.d, bufs.use):
@@ -352,7 +352,7 @@ def _keep_columns(bufs, n, active, kept):
     return kept
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _record(records, found, column, integration, cand, j):
     records.column[found] = column
     records.integration[found] = integration
@@ -363,7 +363,7 @@ def _record(records, found, column, integration, cand, j):
     return found + 1
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _search_rows(
     data, origin, gdq, gain, read_noise, bounds, coef, thresholds, pairs, median_pairs, rules, marks
 ):

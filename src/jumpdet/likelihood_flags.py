@@ -13,8 +13,8 @@ SATURATED or DO_NOT_USE groups.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
+from .compilation import kernel
 from .params import JumpParams
 from .postprocess import _count_jumps as count_jumps
 from .postprocess import _set_jump_if_usable as set_jump_if_usable
@@ -40,7 +40,7 @@ def flag_rules(params: JumpParams):
     )
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def mark_jump(marks, rules, i, g, width, r, c, significance, amplitude):
     """Set the marks of a jump in group(s) ``g .. g + width - 1`` of pixel (r, c), integration ``i``."""
     if rules.neighbours and rules.low < significance < rules.high:
@@ -86,7 +86,7 @@ def postprocess_rows(gdq, marks, start: int, stop: int, params: JumpParams) -> i
     return _finish_block(gdq, marks, start, stop, flag_rules(params))
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _finish_block(gdq, marks, start, stop, rules):
     """Flag around the marked jumps of rows ``start - 1 .. stop`` what lands in rows ``start:stop``.
 
@@ -111,7 +111,7 @@ def _finish_block(gdq, marks, start, stop, rules):
     return n_primary
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _flag_marked(gdq, marks, rules, i, r, c, start, stop):
     """The flags that the marks of pixel (r, c), integration ``i``, set in rows ``start:stop``."""
     ngroups = gdq.shape[1]
@@ -129,7 +129,7 @@ def _flag_marked(gdq, marks, rules, i, r, c, start, stop):
                 set_jump_if_usable(gdq, i, later, r, c)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _flag_neighbours(gdq, i, g, r, c, start, stop):
     """JUMP_DET on the four edge neighbours of pixel (r, c) in group g, within rows ``start:stop``."""
     ncols = gdq.shape[3]

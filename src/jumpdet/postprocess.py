@@ -117,19 +117,18 @@ def postprocess_rows(frame: FrameInputs, block: RowBlock, params: JumpParams) ->
         if params.flag_4_neighbors
         else None
     )
-    after = after_jump_rules(params)
+    after = (
+        after_jump_rules(params)
+        if max(params.after_jump_flag_groups1, params.after_jump_flag_groups2) > 0
+        else None
+    )
     medians = None if frame.medians is None else frame.medians[rows]
     brackets = None if frame.median_brackets is None else frame.median_brackets[:, rows]
     return _finish_block(window, rules, neighbours, after, medians, brackets)
 
 
-def after_jump_rules(params: JumpParams) -> np.ndarray | None:
-    """The two after-jump rules as rows of (electrons, groups), the layout the kernels take.
-
-    ``None`` when neither rule flags any group (the kernels then skip that work).
-    """
-    if max(params.after_jump_flag_groups1, params.after_jump_flag_groups2) <= 0:
-        return None
+def after_jump_rules(params: JumpParams) -> np.ndarray:
+    """The two after-jump rules as rows of (electrons, groups), the layout the kernels take."""
     return np.array(
         [
             (params.after_jump_flag_e1, params.after_jump_flag_groups1),

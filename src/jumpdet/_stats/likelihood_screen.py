@@ -12,8 +12,8 @@ freedom exceeds a threshold of 1) few.
 """
 
 import numpy as np
-from numba import njit
 
+from ..compilation import kernel
 from .ramp_likelihood import DT, PHOTON_DIAG, PHOTON_OFF, READ_DIAG, READ_OFF
 
 __all__ = ["SCREEN_BLOCK", "SCREEN_STATE_ROWS", "screen"]
@@ -22,7 +22,7 @@ SCREEN_BLOCK = 256
 SCREEN_STATE_ROWS = 10
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
+@kernel(numpy_division=True)
 def _screen_block(diffs, i, centre, read_var, coef, c0, state):
     """Chi-square and usable count of pixels ``c0 : c0 + m`` (``m = centre.size``), in rows of ``state``.
 
@@ -63,7 +63,7 @@ def _screen_block(diffs, i, centre, read_var, coef, c0, state):
     return chi2, usable
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
+@kernel(numpy_division=True)
 def screen(diffs, i, centre, read_var, coef, thresholds, keep, state):
     """The pixels of integration ``i`` that may have a jump: their indices in ``keep``; returns how many.
 

@@ -33,7 +33,8 @@ mix, so a pixel's result does not depend on which others share its arrays.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
+
+from ..compilation import kernel
 
 __all__ = [
     "COEFFICIENT_ROWS",
@@ -90,7 +91,7 @@ Candidates = namedtuple(
 )
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def workspace(size):
     """A flat :data:`Workspace` with room for ``size`` (differences x pixels) values."""
     return Workspace(
@@ -107,7 +108,7 @@ def workspace(size):
     )
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def workspace_view(flat, n, m):
     """Contiguous ``(n, m)`` views of a flat :data:`Workspace`, so that loops over pixels vectorise."""
     shape, size = (n, m), n * m
@@ -125,7 +126,7 @@ def workspace_view(flat, n, m):
     )
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def candidates_buffers(m):
     """A :data:`Candidates` for ``m`` pixels."""
     return Candidates(
@@ -144,7 +145,7 @@ def candidates_buffers(m):
     )
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _covariance(use, rate, read_var, coef, ws):
     """Fill ``ws.alpha`` and ``ws.beta``; an unusable difference gets a unit variance and no covariance."""
     n, m = use.shape
@@ -159,7 +160,7 @@ def _covariance(use, rate, read_var, coef, ws):
             ws.beta[k, c] = b * use[k, c] * use[k + 1, c]
 
 
-@njit(nogil=True, cache=True, error_model="numpy")  # a zero variance gives inf/NaN, never a flag
+@kernel(numpy_division=True)  # a zero variance gives inf/NaN, never a flag
 def _forward(d, use, coef, ws):
     """The LDL^T forward pass: pivots (and their inverses), ``L^-1 d`` and ``L^-1 dt``."""
     n, m = d.shape
@@ -181,7 +182,7 @@ def _forward(d, use, coef, ws):
             y_time[k, c] = dtk * use[k, c] - ratio * y_time[k - 1, c]
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
+@kernel(numpy_division=True)
 def _backward(ws):
     """``C^-1 d``, ``C^-1 dt``, and C^-1's diagonal and first off-diagonal, after :func:`_forward`.
 
@@ -213,7 +214,7 @@ def _backward(ws):
             ws.inv_off[k, c] = -beta[k, c] * inv_pivot[k, c] * ws.inv_diag[k + 1, c]
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
+@kernel(numpy_division=True)
 def _fit(d, use, coef, ws, slope, information):
     """GLS fit of every pixel: ``slope`` (about the centring rate) and ``information`` (dt^T C^-1 dt)."""
     n, m = d.shape
@@ -227,7 +228,7 @@ def _fit(d, use, coef, ws, slope, information):
         slope[c] /= information[c]
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
+@kernel(numpy_division=True)
 def _improvements(use, coef, thresholds, ws, slope, information, out):
     """Each pixel's improvements: the largest of each kind, and the candidates to choose from.
 
@@ -277,7 +278,7 @@ def _improvements(use, coef, thresholds, ws, slope, information, out):
                 out.two_at[c] = k
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
+@kernel(numpy_division=True)
 def _pair_matrix(ws, information, k, c):
     """The 2 x 2 block of ``S = C^-1 - u u^T / F`` for differences ``k`` and ``k + 1``."""
     u0, u1 = ws.w_time[k, c], ws.w_time[k + 1, c]
@@ -287,7 +288,7 @@ def _pair_matrix(ws, information, k, c):
     return s00, s01, s11
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
+@kernel(numpy_division=True)
 def best_candidates(d, use, rate, read_var, coef, thresholds, ws, out):
     """Judge every pixel once: its best jump candidate above threshold, if any.
 
@@ -331,7 +332,7 @@ def best_candidates(d, use, rate, read_var, coef, thresholds, ws, out):
             _measure(ws, information, out, c)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _count_usable(use, usable):
     n, m = use.shape
     usable[:] = 0
@@ -340,7 +341,7 @@ def _count_usable(use, usable):
             usable[c] += np.int64(use[k, c])
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _choose(out, c, thresholds):
     """Pick one or two differences for pixel ``c`` (``out.kind``, ``out.position``, ``out.improvement``).
 
@@ -365,7 +366,7 @@ def _choose(out, c, thresholds):
         out.improvement[c] = out.one_score[c]
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
+@kernel(numpy_division=True)
 def _measure(ws, information, out, c):
     """The fitted jump of pixel ``c`` (electrons) and its size in noise of one difference.
 
