@@ -12,7 +12,7 @@ bounded (see :mod:`jumpdet.tiling`), in this order, which is jwst 3.0's:
    DO_NOT_USE loses its plain JUMP_DET flags (jwst's rule);
 5. neighbours and groups after large jumps are flagged, and JUMP_DET is
    cleared where SATURATED or DO_NOT_USE is set (:mod:`jumpdet.postprocess`,
-   or :func:`jumpdet.likelihood.postprocess_rows`);
+   or :func:`jumpdet.likelihood_flags.postprocess_rows`);
 6. snowballs and MIRI showers, if enabled (:mod:`jumpdet.large_events.snowballs`,
    :mod:`jumpdet.large_events.showers`).
 

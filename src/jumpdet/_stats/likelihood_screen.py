@@ -85,7 +85,7 @@ def screen(diffs, i, centre, read_var, coef, thresholds, keep, state):
         Median rate (centres the differences; clipped at 0, the photon-noise
         rate) and read variance of one frame.
     coef, thresholds : ndarray
-        As for :func:`best_candidates`.
+        As for :func:`jumpdet._stats.ramp_likelihood.best_candidates`.
     keep : (m,) int64 ndarray
         Receives the indices of the pixels kept.
     state : (SCREEN_STATE_ROWS, min(m, SCREEN_BLOCK)) float64 ndarray
