@@ -19,10 +19,11 @@ import pytest
 import scipy.special
 import scipy.stats
 
-from jumpdet import JumpParams, detect_jumps
+from jumpdet import JumpParams
 from jumpdet._stats.ramp_likelihood import DT, best_candidates, candidates_buffers, workspace, workspace_view
 from jumpdet.likelihood import chi_square_thresholds, covariance_coefficients
 from jumpdet.simulate.frames import simulate_frame_ramps
+from test_likelihood import detect
 
 READ_NOISE_CDS = 12.0
 FULL_WELL = 60000.0
@@ -107,16 +108,14 @@ def test_improvements_of_clean_ramps_follow_their_chi_square_distributions(reado
 def test_a_clean_ramp_is_flagged_at_most_at_the_sigma_equivalent_rate(readout, flux_name):
     sim, params = clean(readout, flux_name, 20000, seed=12)
     threshold = 3.0  # p = 0.0027: about 54 ramps of 20000, enough to count
-    params = dataclasses.replace(params, rejection_threshold=threshold)
-    shape = sim.data.shape[2:]
-    ones = np.ones(shape, np.float32)
-    result = detect_jumps(
+    result = detect(
         sim.data,
         sim.groupdq,
-        np.zeros(shape, np.uint32),
-        gain=ones,
-        read_noise=ones * READ_NOISE_CDS,
-        params=params,
+        gain=1.0,
+        read_noise=READ_NOISE_CDS,
+        nframes=params.nframes,
+        groupgap=params.groupgap,
+        rejection_threshold=threshold,
     )
     flagged = ((result.groupdq & 4) != 0).any(axis=1).sum()
     p = scipy.special.erfc(threshold / np.sqrt(2))
