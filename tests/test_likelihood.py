@@ -355,3 +355,26 @@ def test_a_large_jump_is_flagged_on_the_groups_it_changes(
     group = -(-(jump_frame - nframes + 1) // step)  # the first group whose last frame has the jump
     inside = group * step < jump_frame  # then the group averages frames before and after it
     assert flagged.tolist() == ([group, group + 1] if inside else [group])
+
+
+def test_likelihood_jumps_are_primary_in_the_catalogue_with_difference_and_significance():
+    from jumpdet.detect import detect_jumps_inplace
+    from jumpdet.recording import CAUSES
+
+    ramp = grouped_ramp(17, 60.0, wiggle=WIGGLE)  # inside group 3: groups 3 and 4 flagged
+    data = np.tile(pixel(ramp), (1, 1, 3, 3))
+    data[0, :, 0, 0] = grouped_ramp(99, 0.0, wiggle=WIGGLE)  # a clean pixel among them
+    gdq = np.zeros(data.shape, np.uint8)
+    ones = np.ones((3, 3), np.float32)
+    params = JumpParams(method="likelihood", flag_4_neighbors=False, **GROUPED)
+    record = detect_jumps_inplace(
+        data, gdq, np.zeros((3, 3), np.uint32), gain=ones, read_noise=5 * ones, params=params, record=True
+    ).record
+    primary = record.cause == CAUSES.index("primary")
+    assert primary.all() and primary.sum() == 2 * 8  # two groups in each of the 8 jumped pixels
+    assert_array_equal(np.unique(record.group), [3, 4])
+    assert_allclose(
+        record.difference_dn,
+        data[0, record.group, record.y, record.x] - data[0, record.group - 1, record.y, record.x],
+    )
+    assert (record.significance_sigma > 10).all()  # 60 e against about 3.5 e of one difference

@@ -250,7 +250,7 @@ def _detect_inplace(data, groupdq, pixeldq, gain, read_noise, params, max_worker
         remove_jump_from_unusable_inplace(groupdq)
     elif params.method == "likelihood":
         plan = replace(plan, path="likelihood")
-        primary = _likelihood_inplace(data, groupdq, gain, read_noise, params, max_workers)
+        primary = _likelihood_inplace(data, groupdq, gain, read_noise, params, max_workers, recorder)
     else:
         primary = _two_point_inplace(
             data, groupdq, gain, read_noise, params, plan.path, max_workers, recorder
@@ -337,8 +337,14 @@ def _postprocess_passes(params, recording):
     ]
 
 
-def _likelihood_inplace(data, gdq, gain, read_noise, params, max_workers) -> int:
-    """The likelihood search on tiles, then its post-processing on row blocks; returns the primary count."""
+def _likelihood_inplace(data, gdq, gain, read_noise, params, max_workers, recorder=None) -> int:
+    """The likelihood search on tiles, then its post-processing on row blocks; returns the primary count.
+
+    With a ``recorder`` (the jump catalogue), the search's flags are recorded
+    as primary jumps with their group difference and the likelihood jump's
+    significance (:func:`jumpdet.likelihood.measure_jumps`), then neighbours
+    and groups after jumps as their own causes, as on the two-point path.
+    """
     tiles = plan_tiles(data.shape, max_workers)
     marks = likelihood_flags.jump_marks(data.shape, params)
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
@@ -350,8 +356,21 @@ def _likelihood_inplace(data, gdq, gain, read_noise, params, max_workers) -> int
                 tiles.search,
             )
         )
+        if recorder is not None:
+            measure = partial(likelihood.measure_jumps, data, gdq, gain, read_noise, params)
+            recorder.stage(gdq, "primary", measure)
         blocks = tiles.row_blocks
-        return sum(pool.map(lambda b: likelihood_flags.postprocess_rows(gdq, marks, *b, params), blocks))
+        primary = None
+        for cause, stage_params in _postprocess_passes(params, recorder is not None):
+            counts = sum(
+                pool.map(
+                    lambda b, p=stage_params: likelihood_flags.postprocess_rows(gdq, marks, *b, p), blocks
+                )
+            )
+            primary = counts if primary is None else primary
+            if recorder is not None:
+                recorder.stage(gdq, cause)
+        return primary
 
 
 def _median_planes(shape, path):

@@ -71,6 +71,7 @@ __all__ = [
     "covariance_coefficients",
     "find_jumps_in_tile",
     "frame_times",
+    "measure_jumps",
     "search_buffers",
     "search_columns",
 ]
@@ -443,3 +444,89 @@ def find_jumps_in_tile(
     marks = jump_marks((0, 0, 0, 0), params) if marks is None else marks
     inputs = _kernel_inputs(params, nints, ngroups)
     _search_rows(block, origin, gdq, *references, bounds, *inputs, flag_rules(params), marks)
+
+
+def measure_jumps(data, gdq, gain, read_noise, params: JumpParams, flat: np.ndarray):
+    """Difference and significance of flags the likelihood search set, at flat GROUPDQ indices ``flat``.
+
+    For the jump catalogue (:mod:`jumpdet.recording`): the pixels flagged are
+    searched again, alone (a pixel's result never depends on the others), and
+    each flag gets the jump that set it: the group difference (DN and
+    electrons) and the jump's significance (its fitted amplitude over the
+    noise of one difference, as for neighbours). A jump inside a group sets
+    two flags; both carry its significance.
+
+    Parameters
+    ----------
+    data : (nints, ngroups, nrows, ncols) ndarray, DN
+    gdq : (nints, ngroups, nrows, ncols) uint8 ndarray
+        GROUPDQ as the search left it.
+    gain, read_noise : (nrows, ncols) ndarray
+        e/DN; DN (CDS).
+    params : JumpParams
+    flat : (n,) int64 ndarray
+        Flat indices of flags the search set (groups >= 1).
+
+    Returns
+    -------
+    difference_dn : (n,) float32 ndarray
+    difference_e : (n,) float32 ndarray
+    significance_sigma : (n,) float64 ndarray
+    """
+    nints, ngroups, nrows, ncols = data.shape
+    frame = nrows * ncols
+    i, g, pixel = flat // frame // ngroups, flat // frame % ngroups, flat % frame
+    y, x = pixel // ncols, pixel % ncols
+    pixels, column = np.unique(pixel, return_inverse=True)
+    py, px = pixels // ncols, pixels % ncols
+    sub = np.ascontiguousarray(data[:, :, py, px], dtype=np.float32)[:, :, None, :]
+    sub_gdq = np.ascontiguousarray(gdq[:, :, py, px])[:, :, None, :]
+    sub_gain = np.ascontiguousarray(gain[py, px], dtype=np.float32)[None, :]
+    sub_noise = np.ascontiguousarray(read_noise[py, px], dtype=np.float32)[None, :]
+    coef, thresholds, pairs, median_pairs = _kernel_inputs(params, nints, ngroups)
+    records = _measure_row(sub, sub_gdq, sub_gain, sub_noise, coef, thresholds, pairs, median_pairs)
+    # one code per flagged group of each jump: (integration, pixel, group); a pair flags two groups
+    first = (records.integration * pixels.size + records.column) * ngroups + records.position + 1
+    second = records.width == 2
+    codes = np.concatenate([first, first[second] + 1])
+    values = np.concatenate([records.significance, records.significance[second]])
+    order = np.argsort(codes, kind="stable")
+    codes, values = codes[order], values[order]
+    wanted = (i * pixels.size + column) * ngroups + g
+    at = np.minimum(np.searchsorted(codes, wanted), max(codes.size - 1, 0))
+    significance = np.full(flat.size, np.nan)
+    if codes.size:
+        match = codes[at] == wanted
+        significance[match] = values[at[match]]
+    later = data[i, g, y, x].astype(np.float32)
+    earlier = data[i, g - 1, y, x].astype(np.float32)
+    difference_dn = later - earlier
+    difference_e = difference_dn * gain[y, x].astype(np.float32)
+    return difference_dn, difference_e, significance
+
+
+@kernel
+def _measure_row(data, gdq, gain, read_noise, coef, thresholds, pairs, median_pairs):
+    """The likelihood search of one row (``data[:, :, 0]``), its jump records returned."""
+    nints, ngroups, _, ncols = data.shape
+    nvalues = nints * (ngroups - 1)
+    diffs = np.empty((nvalues, ncols), dtype=np.float32)
+    rates, sorted_rates = np.empty_like(diffs), np.empty_like(diffs)
+    previous = np.empty(ncols, dtype=np.float32)
+    count = np.empty(ncols, dtype=np.int64)
+    centre, read_var = np.empty(ncols), np.empty(ncols)
+    records = _records(nvalues * ncols)
+    bufs = search_buffers(ngroups - 1, ncols)
+    fill_row_differences(data, (0, 0), gdq, gain, 0, 0, diffs, previous)
+    centre_rates(diffs, coef, rates, sorted_rates, count, pairs, median_pairs, centre)
+    for c in range(ncols):
+        read_var[c] = frame_read_variance(read_noise[0, c], gain[0, c])
+    found = search_columns(diffs, centre, read_var, coef, thresholds, bufs, records)
+    return JumpRecords(
+        records.column[:found],
+        records.integration[:found],
+        records.position[:found],
+        records.width[:found],
+        records.amplitude[:found],
+        records.significance[:found],
+    )
