@@ -38,15 +38,9 @@ FLUXES = {"faint": lambda frames: 0.05, "bright": lambda frames: 0.9 * FULL_WELL
 def clean(readout, flux_name, npix, seed):
     ngroups, nframes, groupgap = READOUTS[readout]
     flux = FLUXES[flux_name](ngroups * (nframes + groupgap))
+    readout = {"ngroups": ngroups, "nframes": nframes, "groupgap": groupgap}
     sim = simulate_frame_ramps(
-        npix,
-        ngroups=ngroups,
-        nframes=nframes,
-        groupgap=groupgap,
-        flux=flux,
-        read_noise_cds=READ_NOISE_CDS,
-        full_well=FULL_WELL,
-        seed=seed,
+        npix, **readout, flux=flux, read_noise_cds=READ_NOISE_CDS, full_well=FULL_WELL, seed=seed
     )
     assert not sim.groupdq.any()  # clean: nothing saturates
     return sim, JumpParams(method="likelihood", nframes=nframes, groupgap=groupgap, flag_4_neighbors=False)

@@ -375,14 +375,9 @@ def _search_rows(
     nints, ngroups = gdq.shape[:2]
     r0, r1, c0, c1 = bounds
     ncols = c1 - c0
-    nvalues = nints * (ngroups - 1)
-    diffs = np.empty((nvalues, ncols), dtype=np.float32)
-    rates, sorted_rates = np.empty_like(diffs), np.empty_like(diffs)
-    previous = np.empty(ncols, dtype=np.float32)
-    count = np.empty(ncols, dtype=np.int64)
-    centre, read_var = np.empty(ncols), np.empty(ncols)
-    records = _records(nvalues * ncols)
-    bufs = search_buffers(ngroups - 1, ncols)
+    diffs, rates, sorted_rates, previous, count, centre, read_var, records, bufs = _row_buffers(
+        nints, ngroups, ncols
+    )
     for row in range(r0, r1):
         fill_row_differences(data, origin, gdq, gain, row, c0, diffs, previous)
         centre_rates(diffs, coef, rates, sorted_rates, count, pairs, median_pairs, centre)
@@ -506,9 +501,12 @@ def measure_jumps(data, gdq, gain, read_noise, params: JumpParams, flat: np.ndar
 
 
 @kernel
-def _measure_row(data, gdq, gain, read_noise, coef, thresholds, pairs, median_pairs):
-    """The likelihood search of one row (``data[:, :, 0]``), its jump records returned."""
-    nints, ngroups, _, ncols = data.shape
+def _row_buffers(nints, ngroups, ncols):
+    """A row's buffers for :func:`_search_rows` and :func:`_measure_row`.
+
+    Differences, rates and their sorted copy, the previous group, counts,
+    centres, read variances, jump records and the search's buffers.
+    """
     nvalues = nints * (ngroups - 1)
     diffs = np.empty((nvalues, ncols), dtype=np.float32)
     rates, sorted_rates = np.empty_like(diffs), np.empty_like(diffs)
@@ -517,6 +515,16 @@ def _measure_row(data, gdq, gain, read_noise, coef, thresholds, pairs, median_pa
     centre, read_var = np.empty(ncols), np.empty(ncols)
     records = _records(nvalues * ncols)
     bufs = search_buffers(ngroups - 1, ncols)
+    return diffs, rates, sorted_rates, previous, count, centre, read_var, records, bufs
+
+
+@kernel
+def _measure_row(data, gdq, gain, read_noise, coef, thresholds, pairs, median_pairs):
+    """The likelihood search of one row (``data[:, :, 0]``), its jump records returned."""
+    nints, ngroups, _, ncols = data.shape
+    diffs, rates, sorted_rates, previous, count, centre, read_var, records, bufs = _row_buffers(
+        nints, ngroups, ncols
+    )
     fill_row_differences(data, (0, 0), gdq, gain, 0, 0, diffs, previous)
     centre_rates(diffs, coef, rates, sorted_rates, count, pairs, median_pairs, centre)
     for c in range(ncols):
