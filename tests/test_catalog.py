@@ -92,6 +92,22 @@ def test_sigma_clipped_jumps_lie_beyond_the_threshold_of_astropys_clipping():
     assert table["difference_dn"][0] == np.float32(data[4, 3, 2, 5]) - np.float32(data[4, 2, 2, 5])
 
 
+def test_a_search_that_flags_more_than_its_first_room_lists_every_flag():
+    from jumpdet.twopoint import find_jumps_in_tile
+
+    # 48 x 48 pixels, each with one jump: 2304 flags against a first room of 1024
+    data = linear_ramps((1, 12, 48, 48))
+    data[0, 6:] += 500
+    gdq = np.zeros(data.shape, np.uint8)
+    gain = read_noise = np.ones((48, 48), np.float32)
+    flat, significance = find_jumps_in_tile(
+        data, gdq, gain, read_noise, JumpParams(), "single_pass", list_flags=True
+    )
+    assert_array_equal(np.sort(flat), np.flatnonzero(gdq & JUMP_DET))
+    assert flat.size == 48 * 48
+    assert_array_equal(significance, 500.0 / np.sqrt(11.0))
+
+
 def test_single_pass_significance_is_jwsts_ratio_on_noisy_ramps():
     sim = simulate_ramp((1, 14, 24, 24), seed=5, jump_fraction=0.02)
     result = detect_jumps(

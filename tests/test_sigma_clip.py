@@ -28,7 +28,7 @@ from jumpdet._stats.sigma_clip import (
     column_workspace,
 )
 from jumpdet.flags import JUMP_DET
-from jumpdet.twopoint import _sigma_clip_row
+from jumpdet.twopoint import Listing, _sigma_clip_row
 
 SIGMAS = [0.5, 1.0, 1.5, 2.0, 3.0, 4.0]
 
@@ -233,11 +233,16 @@ def test_row_search_flags_what_astropy_clips(seed, only_use_ints):
     per_set = nints if only_use_ints else nints * ndiffs
     pairs = sorting_network(per_set, ROW_NETWORK_LIMIT)
     workspace = column_workspace(np.empty((nints * ndiffs, ncols), dtype=np.float32))
+    listing = Listing.with_room(gdq.size)
     for row in range(nrows):
         row_diffs = np.ascontiguousarray(diffs[:, :, row].reshape(nints * ndiffs, ncols))
-        _sigma_clip_row(row_diffs, gdq, row, 0, 3.0, only_use_ints, pairs, workspace)
+        _sigma_clip_row(row_diffs, gdq, row, 0, 3.0, only_use_ints, pairs, workspace, listing)
     assert_array_equal(gdq[:, 1:] == JUMP_DET, expected)
     assert not gdq[:, 0].any()
+    # every flag is listed once, beyond the threshold to rounding
+    listed = listing.flat[: listing.count[0]]
+    assert_array_equal(np.sort(listed), np.flatnonzero(gdq))
+    assert np.all(listing.significance[: listing.count[0]] > 3.0 * (1 - 1e-9))
 
     # the bounds themselves agree to rounding (exactly where decided exactly)
     for row in range(nrows):

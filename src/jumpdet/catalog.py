@@ -194,7 +194,8 @@ def _with_nan(blob, lengths, present):
     at = source = k = 0
     for i in range(present.size):
         if present[i]:
-            out[at : at + lengths[k]] = blob[source : source + lengths[k]]
+            for b in range(lengths[k]):  # a loop: a slice copy compiles numba's shape-mismatch message (~1 s)
+                out[at + b] = blob[source + b]
             at, source, k = at + lengths[k], source + lengths[k], k + 1
         else:
             out[at], out[at + 1], out[at + 2] = 110, 97, 110  # "nan"
@@ -207,13 +208,15 @@ def _with_nan(blob, lengths, present):
 def _from_codes(blob, lengths, codes):
     """Cells that are the ``codes``-th of a few texts laid end to end in ``blob``."""
     starts = np.zeros(lengths.size + 1, np.int64)
-    starts[1:] = np.cumsum(lengths)
+    for k in range(lengths.size):
+        starts[k + 1] = starts[k] + lengths[k]
     out = np.empty(np.sum(lengths[codes]), np.uint8)
     offsets = np.zeros(codes.size + 1, np.int64)
     at = 0
     for i in range(codes.size):
-        n = lengths[codes[i]]
-        out[at : at + n] = blob[starts[codes[i]] : starts[codes[i]] + n]
+        n, start = lengths[codes[i]], starts[codes[i]]
+        for b in range(n):  # a loop: a slice copy compiles numba's shape-mismatch message (~1 s)
+            out[at + b] = blob[start + b]
         at += n
         offsets[i + 1] = at
     return out, offsets

@@ -301,20 +301,21 @@ def _two_point_inplace(data, gdq, gain, read_noise, params, path, max_workers, r
         params.flag_4_neighbors or max(params.after_jump_flag_groups1, params.after_jump_flag_groups2) > 0
     )
     medians, brackets = _median_planes(data.shape, path) if measures_jumps else (None, None)
+    listing = recorder is not None
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
-        all_flagged = list(
+        searched = list(
             pool.map(
-                lambda t: _search_tile(data, gdq, gain, read_noise, params, path, t, medians, brackets),
+                lambda t: _search_tile(
+                    data, gdq, gain, read_noise, params, path, t, medians, brackets, listing
+                ),
                 tiles.search,
             )
         )
         if path == DetectionPath.SIGMA_CLIP:
-            _unflag_fully_flagged_groups(gdq, np.logical_and.reduce(all_flagged))
+            _unflag_fully_flagged_groups(gdq, np.logical_and.reduce([full for full, _ in searched]))
         if recorder is not None:
-            measure = partial(
-                measure_primary_jumps, data, gdq, gain, read_noise, params, path, medians=medians
-            )
-            recorder.stage(gdq, "primary", measure)
+            listed = _merged_listings([found for _, found in searched])
+            recorder.stage(gdq, "primary", partial(measure_primary_jumps, data, gain, listed))
         frame = FrameInputs(data, gdq, gain, read_noise, params.nframes, medians, brackets)
         blocks = [_row_block(gdq, start, stop) for start, stop in tiles.row_blocks]
         primary = None
@@ -400,14 +401,27 @@ def _median_planes(shape, path):
     return None, None
 
 
-def _search_tile(data, gdq, gain, read_noise, params, path, tile: Tile, medians, brackets):
-    """Search one tile, OR its flags into GROUPDQ; with sigma clipping, return its all-flagged groups."""
+def _search_tile(data, gdq, gain, read_noise, params, path, tile: Tile, medians, brackets, listing):
+    """Search one tile, OR its flags into GROUPDQ.
+
+    Returns the tile's all-flagged groups with sigma clipping (else None),
+    and with ``listing`` the flags it listed (else None).
+    """
     rows, cols = tile.rows, tile.cols
     planes = {"medians": medians, "median_brackets": brackets}
-    find_jumps_in_tile(data, gdq, gain, read_noise, params, path, rows=rows, cols=cols, **planes)
+    found = find_jumps_in_tile(
+        data, gdq, gain, read_noise, params, path, rows=rows, cols=cols, list_flags=listing, **planes
+    )
     if path != DetectionPath.SIGMA_CLIP:
-        return None  # only jwst's sigma-clip path has the whole-group rule
-    return np.all((gdq[:, :, rows, cols] & (JUMP_DET | DO_NOT_USE)) != 0, axis=(2, 3))
+        return None, found  # only jwst's sigma-clip path has the whole-group rule
+    return np.all((gdq[:, :, rows, cols] & (JUMP_DET | DO_NOT_USE)) != 0, axis=(2, 3)), found
+
+
+def _merged_listings(listings) -> tuple[np.ndarray, np.ndarray]:
+    """The tiles' lists of flags as one, by flat GROUPDQ index."""
+    flat = np.concatenate([found[0] for found in listings])
+    order = np.argsort(flat)
+    return flat[order], np.concatenate([found[1] for found in listings])[order]
 
 
 def _unflag_fully_flagged_groups(gdq: np.ndarray, fully_flagged: np.ndarray) -> None:

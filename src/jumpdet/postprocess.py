@@ -209,7 +209,9 @@ def _finish_block(window, rules, neighbours, after, medians, brackets):
     n_primary = _count_jumps(gdq, start, stop)
     measures_jumps = neighbours is not None or after is not None
     whole_rows = medians is None and brackets is None
-    stats = _row_statistics_buffers(nints * (ngroups - 1) if measures_jumps else 0, ncols, whole_rows)
+    stats = _row_statistics_buffers(
+        nints * (ngroups - 1) if measures_jumps else np.int64(0), ncols, whole_rows
+    )
     if neighbours is not None:
         # sources of this row and of the row above: a row's sources flag the row
         # below only once that row has been read, so that no flag set here is
@@ -304,7 +306,7 @@ def _row_statistics(window, rules, medians, brackets, seen, r, stats):
             flags = seen[i, g]
             for c in range(ncols):  # along the row: a pixel's groups lie a frame apart
                 jumped[c] |= flags[c] & JUMP_DET
-    m = 0
+    m = np.int64(0)  # not the literal 0: see jumpdet.compilation
     for c in range(ncols):
         if jumped[c]:
             cols[m] = c

@@ -58,7 +58,7 @@ from .params import JumpParams
 from .plan import DetectionPath
 from .tiling import tile_data
 
-__all__ = ["electrons", "find_jumps_in_tile", "read_variance", "sigma_from_median"]
+__all__ = ["Listing", "electrons", "find_jumps_in_tile", "read_variance", "sigma_from_median"]
 
 
 @kernel
@@ -116,11 +116,46 @@ def _fill_row_differences(data, origin, gdq, gain, row, c0, diffs, previous):
 
 
 @kernel
-def _flag_found(gdq, row, col, found, ndiffs):
-    """Set JUMP_DET on the later group of every found difference (pooled numbering, NaN: not found)."""
+def _flag_found(gdq, row, col, found, ndiffs, listing):
+    """Set JUMP_DET on the later group of every found difference (pooled numbering, NaN: not found).
+
+    With a ``listing`` (not None), also list each flag with the ratio it was found at.
+    """
     for index in range(found.size):
         if not np.isnan(found[index]):
             gdq[index // ndiffs, index % ndiffs + 1, row, col] |= JUMP_DET
+            if listing is not None:
+                _list_flag(listing, gdq.shape, index // ndiffs, index % ndiffs + 1, row, col, found[index])
+
+
+class Listing(NamedTuple):
+    """Where a search lists each flag it sets, for the jump catalogue.
+
+    ``flat`` receives the flag's flat index in GROUPDQ and ``significance``
+    the value the search compared with its threshold, up to their size;
+    ``count[0]`` counts every flag, so a count beyond the size means the
+    list overflowed (:func:`find_jumps_in_tile` then searches the tile again
+    with room enough: flags are OR-ed, so a second search changes nothing).
+    """
+
+    flat: np.ndarray
+    significance: np.ndarray
+    count: np.ndarray
+
+    @classmethod
+    def with_room(cls, n: int) -> "Listing":
+        """An empty listing with room for ``n`` flags."""
+        return cls(np.empty(n, np.int64), np.empty(n), np.zeros(1, np.int64))
+
+
+@kernel
+def _list_flag(listing, shape, i, g, row, col, significance):
+    """Append the flag at ``(i, g, row, col)`` of a GROUPDQ of ``shape`` to ``listing`` (if room)."""
+    n = listing.count[0]
+    if n < listing.flat.size:
+        listing.flat[n] = ((i * shape[1] + g) * shape[2] + row) * shape[3] + col
+        listing.significance[n] = significance
+    listing.count[0] = n + 1
 
 
 @kernel
@@ -176,12 +211,13 @@ def _threshold_for(n_usable, thresholds):
 
 
 @kernel
-def _single_pass_row(diffs, gdq, row, c0, variance, single_pass, sorted_diffs, count, centre, sigma):
+def _single_pass_row(diffs, gdq, row, c0, variance, single_pass, sorted_diffs, count, centre, sigma, listing):
     """Flag every difference of a row more than the threshold (sigma) from its pixel's median.
 
     Only the medians are needed, so a row whose differences are all usable
     is ordered by the median network alone. ``residual / sigma > threshold``
-    is decided by the division itself, as jwst does.
+    is decided by the division itself, as jwst does. A ``listing`` (not
+    None) receives each flag with that ratio.
     """
     threshold = single_pass.threshold
     nvalues, ncols = diffs.shape
@@ -193,6 +229,12 @@ def _single_pass_row(diffs, gdq, row, c0, variance, single_pass, sorted_diffs, c
     for k in range(nvalues):
         group = gdq[k // ndiffs, k % ndiffs + 1, row, c0 : c0 + ncols]
         _flag_far_from_centre(diffs[k], group, centre, sigma, threshold)
+        if listing is not None:
+            for c in range(ncols):
+                v = np.float64(diffs[k, c])
+                ratio = abs(v - centre[c]) / sigma[c]
+                if abs(v) < np.inf and ratio > threshold:  # the flag's own test
+                    _list_flag(listing, gdq.shape, k // ndiffs, k % ndiffs + 1, row, c0 + c, ratio)
 
 
 @kernel(numpy_division=True)  # no zero-division check: SIMD lanes
@@ -205,13 +247,14 @@ def _flag_far_from_centre(values, group, centre, sigma, threshold):
 
 
 @kernel
-def _iterative_row(diffs, gdq, row, c0, variance, iterative, sorted_diffs, count, centre, sigma):
+def _iterative_row(diffs, gdq, row, c0, variance, iterative, sorted_diffs, count, centre, sigma, listing):
     """The iterative search on a row: a vectorised first pass screens the pixels.
 
     A pixel whose first pass finds nothing is finished (the search stops
     there too); the few others are searched again from the start, one by one.
     The screen's median and arithmetic are the search's own; its threshold
     is lowered by a relative 1e-6 so that it can only pass too many pixels.
+    A ``listing`` (not None) receives each flag with the ratio it was found at.
     """
     thresholds = iterative.thresholds
     nvalues, ncols = diffs.shape
@@ -235,11 +278,11 @@ def _iterative_row(diffs, gdq, row, c0, variance, iterative, sorted_diffs, count
             for k in range(nvalues):  # element by element: an array copy compiles seconds of checks
                 values[k] = diffs[k, c]
             _iterative_pixel(values, scratch, ratio, has_jump, variance[c], thresholds, found)
-            _flag_found(gdq, row, c0 + c, found, ngroups - 1)
+            _flag_found(gdq, row, c0 + c, found, ngroups - 1, listing)
 
 
 @kernel
-def _sigma_clip_row(diffs, gdq, row, c0, threshold, only_use_ints, pairs, workspace):
+def _sigma_clip_row(diffs, gdq, row, c0, threshold, only_use_ints, pairs, workspace, listing):
     """astropy's sigma clipping of every pixel of a row, all pixels at once.
 
     ``only_use_ints`` clips each difference against the same difference in
@@ -248,7 +291,8 @@ def _sigma_clip_row(diffs, gdq, row, c0, threshold, only_use_ints, pairs, worksp
     is the sorting network of one such set of values, ``workspace`` a
     :func:`jumpdet._stats.sigma_clip.column_workspace` as large. A non-finite
     difference is clipped by astropy but never a jump (jwst keeps only finite
-    ones).
+    ones). A ``listing`` (not None) receives each flag with ``|d - centre| /
+    std`` of the last iteration, from the bounds (:func:`_list_outside`).
     """
     nvalues, ncols = diffs.shape
     ndiffs = gdq.shape[1] - 1
@@ -261,6 +305,9 @@ def _sigma_clip_row(diffs, gdq, row, c0, threshold, only_use_ints, pairs, worksp
             # scalar code (measured 10 times slower)
             group = gdq[index // ndiffs, index % ndiffs + 1, row, c0 : c0 + ncols]
             _flag_outside(diffs[index], group, lower, upper)
+            if listing is not None:
+                _list_outside(diffs[index], gdq.shape, index // ndiffs, index % ndiffs + 1, row, c0,
+                              lower, upper, threshold, listing)  # fmt: skip
 
 
 @kernel
@@ -270,6 +317,21 @@ def _flag_outside(values, group, lower, upper):
         v = np.float64(values[c])
         # branch-free, so that it runs in SIMD lanes
         group[c] |= JUMP_DET * ((abs(v) < np.inf) & ((v < lower[c]) | (v > upper[c])))
+
+
+@kernel
+def _list_outside(values, shape, i, g, row, c0, lower, upper, threshold, listing):
+    """List the flags :func:`_flag_outside` sets, each with ``|d - centre| / std`` of the last iteration.
+
+    The centre and standard deviation of astropy's last iteration are those
+    its bounds were drawn from: ``(lower + upper) / 2`` and ``(upper -
+    lower) / (2 * threshold)``; the ratio is above ``threshold`` to rounding.
+    """
+    for c in range(values.size):
+        v = np.float64(values[c])
+        if abs(v) < np.inf and (v < lower[c] or v > upper[c]):
+            std = (upper[c] - lower[c]) / (2.0 * threshold)
+            _list_flag(listing, shape, i, g, row, c0 + c, abs(v - 0.5 * (lower[c] + upper[c])) / std)
 
 
 class _Tile(NamedTuple):
@@ -329,12 +391,13 @@ class _Brackets(NamedTuple):
 
 
 @kernel
-def _search_rows(tile, nframes, iterative, single_pass, sigma_clip, brackets):
+def _search_rows(tile, nframes, iterative, single_pass, sigma_clip, brackets, listing):
     """OR JUMP_DET into ``tile.gdq`` for the rows and columns of the tile.
 
     One of ``iterative``, ``single_pass`` and ``sigma_clip`` is given, the
     others are None; ``brackets`` is None unless the medians are bracketed
-    (:func:`_bracket_row_medians`).
+    (:func:`_bracket_row_medians`); ``listing`` is None unless the flags are
+    listed (:class:`Listing`).
     """
     gdq, gain, read_noise = tile.gdq, tile.gain, tile.read_noise
     nints, ngroups = gdq.shape[:2]
@@ -358,15 +421,21 @@ def _search_rows(tile, nframes, iterative, single_pass, sigma_clip, brackets):
             lower, upper = brackets.planes[0, row, c0:c1], brackets.planes[1, row, c0:c1]
             _bracket_row_medians(diffs, brackets.sample_pairs, lower, upper, scratch[0], scratch[1])
         if iterative is not None:
-            _iterative_row(diffs, gdq, row, c0, variance, iterative, sorted_diffs, count, centre, sigma)
+            _iterative_row(
+                diffs, gdq, row, c0, variance, iterative, sorted_diffs, count, centre, sigma, listing
+            )
         if single_pass is not None:
-            _single_pass_row(diffs, gdq, row, c0, variance, single_pass, sorted_diffs, count, centre, sigma)
+            _single_pass_row(
+                diffs, gdq, row, c0, variance, single_pass, sorted_diffs, count, centre, sigma, listing
+            )
             if single_pass.medians.shape[0]:
                 for c in range(ncols):
                     single_pass.medians[row, c0 + c] = centre[c]
         if sigma_clip is not None:
             clip = sigma_clip
-            _sigma_clip_row(diffs, gdq, row, c0, clip.threshold, clip.only_use_ints, clip.pairs, workspace)
+            _sigma_clip_row(
+                diffs, gdq, row, c0, clip.threshold, clip.only_use_ints, clip.pairs, workspace, listing
+            )
 
 
 @kernel
@@ -394,7 +463,8 @@ def find_jumps_in_tile(
     cols=slice(None),
     medians=None,
     median_brackets=None,
-) -> None:
+    list_flags: bool = False,
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Search one tile of an exposure and OR JUMP_DET into its GROUPDQ, in place.
 
     The arrays are the whole exposure's, and ``rows`` and ``cols`` select the
@@ -422,6 +492,21 @@ def find_jumps_in_tile(
         On the other paths, receives a bracket (lower, upper) of each pixel's
         median difference (:attr:`jumpdet.postprocess.FrameInputs.median_brackets`);
         the ramps must have at least ``MEDIAN_SAMPLE`` differences.
+    list_flags : bool, optional
+        Also return the flags set, with what the search compared with its
+        threshold (the jump catalogue's primary jumps). Default False.
+
+    Returns
+    -------
+    None, or with ``list_flags``:
+    flat : (n,) int64 ndarray
+        Flat GROUPDQ index of each flag the search set in the tile
+        (whether or not it was already set), in the search's order.
+    significance : (n,) float64 ndarray
+        The value compared with the threshold: ``|d - median| / sigma`` on
+        the single pass, ``| |d| - clipped median | / sigma`` at the pass
+        that flagged ``d`` on the iterative path, ``|d - centre| / std`` of
+        the last clipping iteration on the sigma-clip path.
     """
     nints, ngroups = data.shape[:2]
     block, origin, bounds = tile_data(data, rows, cols)
@@ -453,4 +538,19 @@ def find_jumps_in_tile(
         read_noise.astype(np.float32, copy=False),
         bounds,
     )
-    _search_rows(tile, params.nframes, iterative, single_pass, sigma_clip, brackets)
+    if not list_flags:
+        _search_rows(tile, params.nframes, iterative, single_pass, sigma_clip, brackets, None)
+        return None
+    nrows, ncols = bounds[1] - bounds[0], bounds[3] - bounds[2]
+    listing = Listing.with_room(max(1024, nints * (ngroups - 1) * nrows * ncols // _LISTING_ROOM))
+    while True:
+        _search_rows(tile, params.nframes, iterative, single_pass, sigma_clip, brackets, listing)
+        found = int(listing.count[0])
+        if found <= listing.flat.size:
+            return listing.flat[:found], listing.significance[:found]
+        listing = Listing.with_room(found)  # overflowed (rare): once more, with room for them all
+
+
+# a listing's first room: one flag in this many differences (a jump every
+# 64 differences is far more than real exposures carry)
+_LISTING_ROOM = 64

@@ -142,10 +142,10 @@ def usable_median(values, scratch):
     step = n // MEDIAN_SAMPLE
     for t in range(MEDIAN_SAMPLE):
         sample[t] = scratch[t * step]
-    insertion_sort(sample, MEDIAN_SAMPLE)
+    insertion_sort(sample, sample.size)
     low, high = sample[MEDIAN_SAMPLE // 2 - 1 - _BRACKET], sample[MEDIAN_SAMPLE // 2 + _BRACKET]
     below = 0
-    kept = 0
+    kept = np.int64(0)  # not the literal 0: see jumpdet.compilation
     for i in range(n):  # branch-free: the write always happens, the index moves when kept
         v = scratch[i]
         below += v < low
@@ -264,7 +264,9 @@ def clipped_median_of_usable(values, scratch):
     n = copy_usable(values, scratch)
     if n <= _INSERTION_SORT_LIMIT:
         insertion_sort(scratch, n)
-        return clipped_median_of_sorted(scratch, n), n
+        # scratch[::1] has the layout of the search's columns ('A'): one compiled
+        # variant of the median functions serves both (see jumpdet.compilation)
+        return clipped_median_of_sorted(scratch[::1], n), n
     largest = scratch[0]
     for i in range(1, n):
         largest = max(largest, scratch[i])

@@ -82,7 +82,7 @@ def clip_bounds(buffer, count, sigma, maxiters):
         std = np.sqrt(spread / count)
         lower = centre - sigma * std
         upper = centre + sigma * std
-        kept = 0
+        kept = np.int64(0)  # not the literal 0: see jumpdet.compilation
         for i in range(count):
             if buffer[i] >= lower and buffer[i] <= upper:
                 buffer[kept] = buffer[i]
@@ -101,7 +101,7 @@ def exact_column_bounds(values, start, stride, column, sigma, maxiters, buffer):
     which decides how its selection reorders the buffer and so how its sums
     round. ``buffer`` (float64, as long as the set) is overwritten.
     """
-    count = 0
+    count = np.int64(0)  # not the literal 0: see jumpdet.compilation
     for j in range(start, values.shape[0], stride):
         v = values[j, column]
         if np.isfinite(v):

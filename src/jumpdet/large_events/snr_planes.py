@@ -160,7 +160,7 @@ def _median_rows(data, gdq, unusable, gain, row0, row1, pairs, long):
         sort_usable_columns(diffs, ordered, count, pairs)
         medians = out[r - row0]
         for c in range(ncols):
-            medians[c] = _median_of_run(ordered[:, c], 0, count[c], long)
+            medians[c] = _median_of_run(ordered[:, c], np.int64(0), count[c], long)
     return out
 
 
@@ -187,7 +187,7 @@ def _median_of_sorted(ordered, long):
         count = n
         while count > 0 and np.isnan(ordered[p, count - 1]):
             count -= 1
-        out[p] = _median_of_run(ordered[p], 0, count, long)
+        out[p] = _median_of_run(ordered[p], np.int64(0), count, long)
     return out
 
 
