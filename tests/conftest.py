@@ -16,8 +16,10 @@ A property test states its number of examples for ``dev`` through :func:`example
 which scales it for the profile in use.
 """
 
+import atexit
 import gc
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -27,9 +29,10 @@ from hypothesis import settings
 
 from jumpdet.references.crds_cache import build_cache, cache_environment
 
-CRDS_CACHE = build_cache(
-    Path(tempfile.mkdtemp(prefix="jumpdet-crds-")) / "cache", detectors=("MIRIMAGE", "NRCA1")
-)
+# one offline CRDS cache per test process (41 MB), removed when the process ends
+_CRDS_ROOT = Path(tempfile.mkdtemp(prefix="jumpdet-crds-"))
+atexit.register(shutil.rmtree, _CRDS_ROOT, ignore_errors=True)
+CRDS_CACHE = build_cache(_CRDS_ROOT / "cache", detectors=("MIRIMAGE", "NRCA1"))
 os.environ.update(cache_environment(CRDS_CACHE))
 os.environ.pop("STPIPE_DISABLE_CRDS_STEPPARS", None)
 

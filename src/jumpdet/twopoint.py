@@ -231,10 +231,11 @@ def _single_pass_row(diffs, gdq, row, c0, variance, single_pass, sorted_diffs, c
         _flag_far_from_centre(diffs[k], group, centre, sigma, threshold)
         if listing is not None:
             for c in range(ncols):
-                v = np.float64(diffs[k, c])
-                ratio = abs(v - centre[c]) / sigma[c]
-                if abs(v) < np.inf and ratio > threshold:  # the flag's own test
-                    _list_flag(listing, gdq.shape, k // ndiffs, k % ndiffs + 1, row, c0 + c, ratio)
+                if group[c] & JUMP_DET:  # few: the flag's own test only there
+                    v = np.float64(diffs[k, c])
+                    ratio = abs(v - centre[c]) / sigma[c]
+                    if abs(v) < np.inf and ratio > threshold:
+                        _list_flag(listing, gdq.shape, k // ndiffs, k % ndiffs + 1, row, c0 + c, ratio)
 
 
 @kernel(numpy_division=True)  # no zero-division check: SIMD lanes
@@ -306,7 +307,7 @@ def _sigma_clip_row(diffs, gdq, row, c0, threshold, only_use_ints, pairs, worksp
             group = gdq[index // ndiffs, index % ndiffs + 1, row, c0 : c0 + ncols]
             _flag_outside(diffs[index], group, lower, upper)
             if listing is not None:
-                _list_outside(diffs[index], gdq.shape, index // ndiffs, index % ndiffs + 1, row, c0,
+                _list_outside(diffs[index], group, gdq.shape, index // ndiffs, index % ndiffs + 1, row, c0,
                               lower, upper, threshold, listing)  # fmt: skip
 
 
@@ -320,16 +321,16 @@ def _flag_outside(values, group, lower, upper):
 
 
 @kernel
-def _list_outside(values, shape, i, g, row, c0, lower, upper, threshold, listing):
-    """List the flags :func:`_flag_outside` sets, each with ``|d - centre| / std`` of the last iteration.
+def _list_outside(values, group, shape, i, g, row, c0, lower, upper, threshold, listing):
+    """List the flags :func:`_flag_outside` set in ``group``, each with ``|d - centre| / std``.
 
-    The centre and standard deviation of astropy's last iteration are those
-    its bounds were drawn from: ``(lower + upper) / 2`` and ``(upper -
+    The centre and standard deviation are those of astropy's last iteration,
+    from which its bounds were drawn: ``(lower + upper) / 2`` and ``(upper -
     lower) / (2 * threshold)``; the ratio is above ``threshold`` to rounding.
     """
     for c in range(values.size):
         v = np.float64(values[c])
-        if abs(v) < np.inf and (v < lower[c] or v > upper[c]):
+        if group[c] & JUMP_DET and abs(v) < np.inf and (v < lower[c] or v > upper[c]):
             std = (upper[c] - lower[c]) / (2.0 * threshold)
             _list_flag(listing, shape, i, g, row, c0 + c, abs(v - 0.5 * (lower[c] + upper[c])) / std)
 
