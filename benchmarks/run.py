@@ -117,7 +117,7 @@ GROUPS = {
 DEFAULT_CASES = list(STANDARD)
 
 WORKER = textwrap.dedent("""
-    import json, sys, time
+    import itertools, json, sys, time
     import numpy as np
     from jumpdet.simulate import events as simulate_events
     from jumpdet.simulate.ramps import simulate_ramp, to_ramp_model
@@ -180,14 +180,19 @@ WORKER = textwrap.dedent("""
                 if record:  # the table too, as the step builds it
                     rows = len(jump_catalog(stats.record, params=core, path=stats.plan.path))
                 best[key] = min(best.get(key, float("inf")), time.perf_counter() - start)
-        if impl == "catalog":  # and the whole step, whose catalogue is also written as ECSV
-            import tempfile
+        if impl == "catalog":  # and the whole step, whose catalogue is also written as ECSV:
+            import tempfile  # on the model in memory, and file to file as strun runs it
             with tempfile.TemporaryDirectory() as folder:
+                source = f"{folder}/bench_ramp.fits"
+                model.save(source)
+                runs = {"step": (model, False), "file": (source, True)}
                 for _ in range(3):
-                    for key, on in (("step_off", False), ("step_on", True)):
+                    for (name, (given, save)), on in itertools.product(runs.items(), (False, True)):
+                        key = f"{name}_{'on' if on else 'off'}"
                         start = time.perf_counter()
-                        JumpStep.call(model, override_gain=refs[0], override_readnoise=refs[1],
-                                      save_jump_catalog=on, output_dir=folder, **params).close()
+                        JumpStep.call(given, override_gain=refs[0], override_readnoise=refs[1],
+                                      save_results=save, save_jump_catalog=on, output_dir=folder,
+                                      **params).close()
                         best[key] = min(best.get(key, float("inf")), time.perf_counter() - start)
         print(json.dumps({**best, "rows": rows}))
         sys.exit(0)
@@ -428,14 +433,15 @@ def catalog_cost(names: list[str]) -> int:
     """Print the core's and the step's seconds with the jump catalogue off and on, per case."""
     print(
         "jump catalogue off and on: jumpdet's core (detect_jumps_inplace, 1 thread, table included;\n"
-        "best of 4) and JumpStep.call on the model in memory (the ECSV file written too; best of 3)"
+        "best of 4), JumpStep.call on the model in memory (the ECSV file written too; best of 3), and\n"
+        "JumpStep.call file to file (FITS read, product and ECSV written, as strun runs it; best of 3)"
     )
-    columns = ("core off", "on", "cost", "step off", "on", "cost")
+    columns = ("core off", "on", "cost", "step off", "on", "cost", "file off", "on", "cost")
     print(f"{'case':<16} " + " ".join(f"{c:>9}" for c in columns) + f" {'rows':>9}")
     for name in names:
         times = run_one(CASES[name], "catalog", Path("-"))
         cells = []
-        for off, on in (("off", "on"), ("step_off", "step_on")):
+        for off, on in (("off", "on"), ("step_off", "step_on"), ("file_off", "file_on")):
             cost = times[on] - times[off]
             cells += [f"{times[off]:8.3f}s", f"{times[on]:8.3f}s", f"{100 * cost / times[off]:8.1f}%"]
         print(f"{name:<16} " + " ".join(cells) + f" {times['rows']:9d}", flush=True)
