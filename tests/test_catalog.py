@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
-from conftest import linear_ramps, make_ramp_model, make_references
+from conftest import examples, linear_ramps, make_ramp_model, make_references
 from jumpdet.catalog import read_catalog, write_catalog
 from jumpdet.detect import detect_jumps
 from jumpdet.flags import DO_NOT_USE, JUMP_DET, SATURATED
@@ -245,6 +245,47 @@ def test_the_ecsv_round_trip_is_exact_and_astropy_reads_it_alike(tmp_path):
             assert name == "cause" or back[name].dtype == table[name].dtype
             assert back[name].unit == table[name].unit and back[name].description == table[name].description
             assert_array_equal(np.asarray(back[name]), np.asarray(table[name]).astype(back[name].dtype))
+
+
+def float32_cells(values):
+    from jumpdet.catalog import _cells
+
+    blob, offsets = _cells(np.asarray(values, np.float32))
+    text = blob.tobytes().decode()
+    return [text[offsets[i] : offsets[i + 1]] for i in range(len(values))]
+
+
+def test_float32_cells_are_the_shortest_decimals_that_read_back():
+    values = [0.0, -0.0, 510.0, 0.1, -12.5, 1e-6, 16777216.0, np.nan, 123456.79]
+    expected = ["0.0", "-0.0", "510.0", "0.1", "-12.5", "0.000001", "16777216.0", "nan", "123456.79"]
+    assert float32_cells(values) == expected
+    # a column with a value beyond 1e12 (or below 1e-12) is written by Python's repr
+    assert float32_cells([0.1, 3.4e38]) == [repr(float(np.float32(v))) for v in (0.1, 3.4e38)]
+
+
+def significant_digits(text: str) -> int:
+    return len(text.split("e")[0].lstrip("-").replace(".", "").strip("0"))
+
+
+@given(st.lists(st.floats(width=32, allow_infinity=False), min_size=1, max_size=50))
+@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.too_slow])
+def test_float32_cells_read_back_exactly(values):
+    values = np.array(values, np.float32)
+    for value, cell in zip(values, float32_cells(values), strict=True):
+        back = np.float32(float(cell))
+        assert back == value or (np.isnan(back) and np.isnan(value))
+        assert np.signbit(back) == np.signbit(value) or np.isnan(value)
+
+
+@given(st.lists(st.floats(-1e10, 1e10, width=32).filter(lambda v: v == 0 or abs(v) >= 1e-11), min_size=1))
+@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.too_slow])
+def test_float32_cells_have_no_more_digits_than_numpys_shortest(values):
+    values = np.array(values, np.float32)
+    for value, cell in zip(values, float32_cells(values), strict=True):
+        if value != 0:
+            assert significant_digits(cell) <= significant_digits(
+                np.format_float_scientific(value, unique=True)
+            )
 
 
 def test_the_step_writes_the_catalogue_beside_its_product(tmp_path):

@@ -124,8 +124,9 @@ def write_catalog(table, path) -> Path:
 
     Readers never see a partial file; an existing file is replaced. The
     header is astropy's; the rows are written here, about ten times faster
-    than astropy's ECSV writer (every number exactly: Python's shortest
-    round-trip form, float32 values widened to float64 first).
+    than astropy's ECSV writer, every number exactly: float32 values in the
+    shortest decimal that reads back to them, float64 values in Python's
+    shortest round-trip form.
     """
     write_atomically(path, partial(_write_ecsv, table))
     return Path(path)
@@ -148,6 +149,8 @@ def _cells(column) -> tuple[bytes, np.ndarray]:
     values = np.asarray(column)
     if values.dtype.kind in "iu":
         return _integer_text(values.astype(np.int64))
+    if values.dtype.kind == "f" and values.dtype.itemsize == 4 and _float32_text_fits(values):
+        return _float32_text(np.ascontiguousarray(values, dtype=np.float32))
     if values.dtype.kind == "f":  # Python's shortest exact form (float32 widened first); NaN is "nan"
         present = ~np.isnan(values)
         text = list(map(repr, values[present].tolist()))
@@ -220,6 +223,111 @@ def _from_codes(blob, lengths, codes):
         at += n
         offsets[i + 1] = at
     return out, offsets
+
+
+# float32 values written by _float32_text: zero, NaN, and magnitudes in this range, where
+# the powers of ten it scales by (up to 10**21) are exact in float64
+_FLOAT32_TEXT_RANGE = (1e-12, 1e12)
+
+
+def _float32_text_fits(values) -> bool:
+    """Whether :func:`_float32_text` can write every value (else Python's ``repr`` does)."""
+    magnitude = np.abs(values[~np.isnan(values)])
+    low, high = _FLOAT32_TEXT_RANGE
+    return bool(np.all((magnitude == 0) | ((magnitude >= low) & (magnitude < high))))
+
+
+@kernel
+def _float32_text(values):
+    """Shortest decimal text of float32 values that reads back to each, and the offsets of each.
+
+    ``nan`` for NaN; otherwise positional (``-12.5``, ``0.001``, ``510.0``).
+    For 1 to 9 significant digits, the value scaled by a power of ten is
+    rounded to an integer ``m``, and ``m`` is kept when ``m * 10**-k``,
+    read as a reader reads it (the exact decimal rounded to float64, then to
+    float32), is the value again: the product or quotient of exact float64
+    numbers is that correctly rounded decimal. Nine digits always read back
+    (float32 needs at most nine), so every value is written exactly.
+    """
+    n = values.size
+    blob = np.empty(n * 32, np.uint8)
+    offsets = np.zeros(n + 1, np.int64)
+    digits = np.empty(24, np.uint8)
+    at = 0
+    for i in range(n):
+        v = values[i]
+        if np.isnan(v):
+            blob[at], blob[at + 1], blob[at + 2] = 110, 97, 110  # "nan"
+            at += 3
+            offsets[i + 1] = at
+            continue
+        if v < 0 or (v == 0 and np.signbit(v)):
+            blob[at] = 45  # "-"
+            at += 1
+        m, k = _shortest_digits(abs(v))
+        nd = 0
+        while True:  # digits of m, last first
+            digits[nd] = 48 + m % 10
+            m //= 10
+            nd += 1
+            if m == 0:
+                break
+        at = _positional(blob, at, digits, nd, k)
+        offsets[i + 1] = at
+    return blob[:at], offsets
+
+
+@kernel
+def _shortest_digits(x):
+    """``(m, k)`` with ``m * 10**-k`` the shortest decimal that reads back to float32 ``x >= 0``."""
+    if x == 0:
+        return np.int64(0), np.int64(0)
+    wide = np.float64(x)
+    e10 = np.int64(np.floor(np.log10(wide)))
+    if wide >= _POWERS_OF_TEN[e10 + 1 + 22]:  # log10 rounded up to the next power
+        e10 += 1
+    elif wide < _POWERS_OF_TEN[e10 + 22]:
+        e10 -= 1
+    m, k = np.int64(0), np.int64(0)
+    for p in range(1, 10):
+        k = p - 1 - e10
+        scale = _POWERS_OF_TEN[abs(k) + 22]
+        m = np.int64(np.rint(wide * scale if k >= 0 else wide / scale))
+        back = np.float64(m) / scale if k >= 0 else np.float64(m) * scale
+        if np.float32(back) == x:
+            break
+    while m != 0 and m % 10 == 0:  # 5000 * 10**-3 is 5 * 10**0
+        m //= 10
+        k -= 1
+    return m, k
+
+
+_POWERS_OF_TEN = 10.0 ** np.arange(-22, 23)  # 10**j at index j + 22, each exact in float64
+
+
+@kernel
+def _positional(blob, at, digits, nd, k):
+    """Write ``m * 10**-k`` (``m``'s ``nd`` digits in ``digits``, last first) positionally; return the end."""
+    whole = nd - k  # digits before the point
+    if whole <= 0:
+        blob[at], blob[at + 1] = 48, 46  # "0."
+        at += 2
+        for _ in range(-whole):
+            blob[at] = 48
+            at += 1
+    for j in range(nd):
+        if j == whole and whole > 0:
+            blob[at] = 46  # "."
+            at += 1
+        blob[at] = digits[nd - 1 - j]
+        at += 1
+    if whole >= nd:  # an integer: its zeros, then ".0"
+        for _ in range(whole - nd):
+            blob[at] = 48
+            at += 1
+        blob[at], blob[at + 1] = 46, 48
+        at += 2
+    return at
 
 
 @kernel
