@@ -45,8 +45,10 @@ READ_NOISE_CDS = 12.0
 BINS = ((5.0, 8.0), (8.0, 15.0), (15.0, np.inf))
 DEFAULT_THRESHOLDS = (3.5, 4.0, 4.5, 5.0, 5.5, 6.0, 7.0, 8.0, 10.0)
 # jumpdet's threshold is a rate per ramp (lower false-flag rates at a given threshold):
-# its sweep starts lower, so that it reaches jwst's rate at 4 sigma on every readout
-LOW_THRESHOLDS = {"jumpdet": (2.5, 3.0)}
+# its sweep starts lower, so that it reaches jwst's rate at 4 sigma on every readout, and
+# steps by 0.1 up to 5 (a run takes a tenth of a second), so that its completeness at jwst's
+# rate is read between close points rather than interpolated across half a sigma
+SWEEPS = {"jumpdet": (*(round(2.5 + 0.1 * k, 1) for k in range(26)), 5.5, 6.0, 7.0, 8.0, 10.0)}
 DETECTORS = ("jwst", "LIKELY", "jumpdet")
 
 
@@ -229,7 +231,7 @@ def sweep(name, readout, args, deadline):
     jumped, clean = simulate(readout, args.pixels, args.clean_pixels, args.seed, args.jumps_per_ramp)
     rows = []
     for detector in args.detectors:
-        thresholds = args.thresholds or LOW_THRESHOLDS.get(detector, ()) + DEFAULT_THRESHOLDS
+        thresholds = args.thresholds or SWEEPS.get(detector, DEFAULT_THRESHOLDS)
         for threshold in thresholds:
             if time.monotonic() > deadline:
                 print(f"# timeout: {name} {detector} from threshold {threshold} on skipped", flush=True)
@@ -334,7 +336,7 @@ def main(argv=None) -> int:
         "--thresholds",
         nargs="+",
         type=float,
-        help="rejection_threshold values (default 3.5 to 10, from 2.5 for jumpdet)",
+        help="rejection_threshold values (default 3.5 to 10; jumpdet 2.5 to 5 by 0.1, then to 10)",
     )
     parser.add_argument(
         "--pixels", type=int, default=50000, help="pixels with jumps per readout (default 50000)"

@@ -378,3 +378,63 @@ def test_likelihood_jumps_are_primary_in_the_catalogue_with_difference_and_signi
         data[0, record.group, record.y, record.x] - data[0, record.group - 1, record.y, record.x],
     )
     assert (record.significance_sigma > 10).all()  # 60 e against about 3.5 e of one difference
+
+
+def _primary_record(data, **params):
+    from jumpdet.detect import detect_jumps_inplace
+
+    nrows, ncols = data.shape[2:]
+    ones = np.ones((nrows, ncols), np.float32)
+    return detect_jumps_inplace(
+        data,
+        np.zeros(data.shape, np.uint8),
+        np.zeros((nrows, ncols), np.uint32),
+        gain=ones,
+        read_noise=params.pop("read_noise", 5.0) * ones,
+        params=JumpParams(method="likelihood", flag_4_neighbors=False, **params),
+        record=True,
+    ).record
+
+
+def test_a_group_that_stands_out_alone_is_a_rise_and_a_fall_each_with_its_significance():
+    # group 3 alone 20 e high (a glitch, not a step): its two differences move by +20 and -20 e.
+    # Leaving both out explains it best, but a step inside the group puts parts of one sign in
+    # both, so the pair is no candidate: two single jumps, each about 6 sigma. (Before, the pair
+    # was flagged and the catalogue gave it its summed offsets, 0 e: 0.2 sigma.)
+    ramp = grouped_ramp(99, 0.0, wiggle=WIGGLE)
+    ramp[3] += 20.0
+    record = _primary_record(np.tile(pixel(ramp), (1, 1, 1, 2)), **GROUPED)
+    assert_array_equal(record.group, [3, 3, 4, 4])
+    assert (record.significance_sigma > 5.5).all()
+
+
+def test_catalogue_significance_is_the_tested_statistic_never_below_the_threshold():
+    # frame-level ramps with jumps of 3 to 30 sigma, inside groups and between them: every
+    # primary row carries the Gaussian sigma of the test that flagged it, above the ramp's
+    # threshold (each of its tests gets a smaller rate than the ramp's)
+    sim = simulate_frame_ramps(
+        3000, ngroups=8, nframes=4, groupgap=1, flux=5.0, read_noise_cds=12.0,
+        jumps_per_ramp=0.5, significance=(3.0, 30.0), seed=5,
+    )  # fmt: skip
+    record = _primary_record(sim.data, read_noise=12.0, rejection_threshold=4.0, **GROUPED)
+    assert record.group.size > 500
+    assert (record.significance_sigma > 4.0).all()
+
+
+@pytest.mark.parametrize("method", ["two_point", "likelihood"])
+def test_the_threshold_log_line_says_what_the_threshold_is(method, caplog):
+    data = np.tile(grouped_ramp(99, 0.0, wiggle=WIGGLE)[None, :, None, None], (1, 1, 2, 2))
+    model = make_ramp_model(data.astype(np.float32), nframes=4, group_time=5.0, instrument="NIRCAM")
+    gain, read_noise = make_references((2, 2), gain=1.0, read_noise=5.0, instrument="NIRCAM")
+    with caplog.at_level("INFO", logger="jumpdet"):
+        JumpStep.call(model, method=method, override_gain=gain, override_readnoise=read_noise)
+    line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("Jump threshold"))
+    if method == "likelihood":
+        assert line == (
+            "Jump threshold: per ramp (one integration of one pixel), the false-positive rate of "
+            "4 sigma with 4 or more usable differences, 5 with 3, 6 with 2, shared among the ramp's tests"
+        )
+    else:  # jwst's meaning: each difference against its own noise
+        assert (
+            line == "Jump threshold: 4 sigma for pixels with 4 or more usable differences, 5 with 3, 6 with 2"
+        )

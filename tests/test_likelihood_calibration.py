@@ -5,8 +5,9 @@ every frame (Poisson charge, read noise ``READNOISE / sqrt(2)`` per frame) and
 averages frames into groups; the search's covariance is derived from the same
 readout. If the model is right, each chi-square improvement of a clean ramp
 follows its chi-square distribution (1 degree of freedom for one difference,
-2 for a pair), faint or bright, grouped or not, with the photon-noise rate
-estimated from the data as the search does; and a clean ramp is flagged with
+2 for a pair; the pairs whose offsets have one sign, the only pair candidates,
+take the fraction ``phi / pi`` of it), faint or bright, grouped or not, with
+the photon-noise rate estimated from the data as the search does; and a clean ramp is flagged with
 at most the sigma-equivalent rate of ``rejection_threshold``
 (:func:`jumpdet.likelihood.chi_square_thresholds`). Counts are compared with
 their binomial errors (seeded, so the tests are deterministic).
@@ -93,8 +94,15 @@ def test_improvements_of_clean_ramps_follow_their_chi_square_distributions(reado
     if params.nframes > 1:
         s01 = ws.inv_off[:-1] - ws.w_time[:-1] * ws.w_time[1:] / information
         s00, s11, r0, r1 = s[:-1], s[1:], rho[:-1], rho[1:]
-        two = (s11 * r0 * r0 - 2 * s01 * r0 * r1 + s00 * r1 * r1) / (s00 * s11 - s01 * s01)
+        det = s00 * s11 - s01 * s01
+        b0, b1 = (s11 * r0 - s01 * r1) / det, (s00 * r1 - s01 * r0) / det
+        two = r0 * b0 + r1 * b1
         assert within_binomial((two > scipy.stats.chi2.isf(p, 2)).sum(), two.size, p, slack)
+        # a step inside a group gives offsets of one sign: a wedge of phi / pi of the directions,
+        # so a pair of one sign exceeds the 2-degree threshold at phi / pi of the rate
+        wedge = np.arccos(s01 / np.sqrt(s00 * s11)) / np.pi
+        one_sign = (b0 * b1 >= 0) & (two > scipy.stats.chi2.isf(p, 2))
+        assert within_binomial(one_sign.sum(), two.size, p * wedge.mean(), slack)
 
 
 @pytest.mark.parametrize("flux_name", list(FLUXES))

@@ -74,13 +74,15 @@ __all__ = [
     "measure_jumps",
     "search_buffers",
     "search_columns",
+    "sigma_equivalent",
 ]
 
 # The jumps a search found, one entry each: the pixel's column (in the arrays
 # searched), integration, first difference left out, how many (1 or 2), the
-# fitted amplitude (electrons) and its significance (sigma of one difference).
+# fitted amplitude (electrons), its significance (sigma of one difference) and
+# the statistic its test compared with the threshold (see sigma_equivalent).
 JumpRecords = namedtuple(
-    "JumpRecords", ["column", "integration", "position", "width", "amplitude", "significance"]
+    "JumpRecords", ["column", "integration", "position", "width", "amplitude", "significance", "statistic"]
 )
 
 # A pair of differences is left out instead of the best single one only when
@@ -227,6 +229,7 @@ def _records(capacity):
         np.empty(capacity, np.int64),
         np.empty(capacity),
         np.empty(capacity),
+        np.empty(capacity),
     )
 
 
@@ -361,6 +364,7 @@ def _record(records, found, column, integration, cand, j):
     records.width[found] = 2 if cand.kind[j] == TWO else 1
     records.amplitude[found] = cand.amplitude[j]
     records.significance[found] = cand.significance[j]
+    records.statistic[found] = cand.statistic[j]
     return found + 1
 
 
@@ -447,9 +451,10 @@ def measure_jumps(data, gdq, gain, read_noise, params: JumpParams, flat: np.ndar
     For the jump catalogue (:mod:`jumpdet.recording`): the pixels flagged are
     searched again, alone (a pixel's result never depends on the others), and
     each flag gets the jump that set it: the group difference (DN and
-    electrons) and the jump's significance (its fitted amplitude over the
-    noise of one difference, as for neighbours). A jump inside a group sets
-    two flags; both carry its significance.
+    electrons) and the significance of the test that flagged it
+    (:func:`sigma_equivalent`: the value compared with the threshold, in Gaussian
+    sigma, so never below the ramp's ``rejection_threshold``). A jump inside
+    a group sets two flags; both carry its significance.
 
     Parameters
     ----------
@@ -484,7 +489,8 @@ def measure_jumps(data, gdq, gain, read_noise, params: JumpParams, flat: np.ndar
     first = (records.integration * pixels.size + records.column) * ngroups + records.position + 1
     second = records.width == 2
     codes = np.concatenate([first, first[second] + 1])
-    values = np.concatenate([records.significance, records.significance[second]])
+    sigma = sigma_equivalent(records.width, records.statistic)
+    values = np.concatenate([sigma, sigma[second]])
     order = np.argsort(codes, kind="stable")
     codes, values = codes[order], values[order]
     wanted = (i * pixels.size + column) * ngroups + g
@@ -498,6 +504,29 @@ def measure_jumps(data, gdq, gain, read_noise, params: JumpParams, flat: np.ndar
     difference_dn = later - earlier
     difference_e = difference_dn * gain[y, x].astype(np.float32)
     return difference_dn, difference_e, significance
+
+
+def sigma_equivalent(width: np.ndarray, statistic: np.ndarray) -> np.ndarray:
+    """The two-sided Gaussian sigma of the statistic each jump's test compared with its threshold.
+
+    One difference (``width`` 1): the square root of the chi-square
+    improvement, a chi-square of 1 degree of freedom on a clean ramp. A pair
+    (``width`` 2): the sigma whose two-sided tail is the pair test's,
+    ``exp(-statistic / 2)`` (the improvement, of 2 degrees of freedom, taken
+    in the wedge of offsets of one sign; see
+    :func:`jumpdet._stats.ramp_likelihood.best_candidates`). The thresholds
+    give each test the ramp's rate ``erfc(t / sqrt(2))`` over its number of
+    tests, so a flagged jump's sigma is above ``t``. Not the jump's size:
+    that (its fitted amplitude over the noise of one difference) decides the
+    neighbours, and a jump measured on anticorrelated differences can be
+    significant while small against one difference's noise.
+
+    >>> sigma_equivalent(np.array([1, 2]), np.array([25.0, 2 * np.log(1 / 5.733e-7)])).round(2)
+    array([5., 5.])
+    """
+    statistic = np.maximum(np.asarray(statistic, np.float64), 0.0)
+    pair = -ndtri_exp(-statistic / 2 - np.log(2.0))
+    return np.where(np.asarray(width) == 2, pair, np.sqrt(statistic))
 
 
 @kernel
@@ -537,4 +566,5 @@ def _measure_row(data, gdq, gain, read_noise, coef, thresholds, pairs, median_pa
         records.width[:found],
         records.amplitude[:found],
         records.significance[:found],
+        records.statistic[:found],
     )

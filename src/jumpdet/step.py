@@ -130,12 +130,7 @@ class JumpStep(AtomicSaveMixin, CrdsOptionalMixin, Step):
             raise BadInputError(str(exc)) from exc
         workers = resolve_cores(self.maximum_cores)
         log.info("Jump search method: %s", params.method)
-        log.info(
-            "Jump threshold: %g sigma for pixels with 4 or more usable differences, %g with 3, %g with 2",
-            params.rejection_threshold,
-            params.four_group_rejection_threshold,
-            params.three_group_rejection_threshold,
-        )
+        log.info(*_threshold_message(params))
         log.info("Using %d thread(s)", workers)
         stats = detect_jumps_inplace(
             result.data,
@@ -204,6 +199,26 @@ class JumpStep(AtomicSaveMixin, CrdsOptionalMixin, Step):
     def default_suffix(self):
         """``jumpstep`` when run alone (whatever name CRDS parameters give); the step name in a pipeline."""
         return "jumpstep" if self.parent is None else super().default_suffix()
+
+
+def _threshold_message(params):
+    """The log line of the thresholds (format and arguments): per difference, or per ramp for likelihood."""
+    thresholds = (
+        params.rejection_threshold,
+        params.four_group_rejection_threshold,
+        params.three_group_rejection_threshold,
+    )
+    if params.method == "likelihood":
+        return (
+            "Jump threshold: per ramp (one integration of one pixel), the false-positive rate of "
+            "%g sigma with 4 or more usable differences, %g with 3, %g with 2, "
+            "shared among the ramp's tests",
+            *thresholds,
+        )
+    return (
+        "Jump threshold: %g sigma for pixels with 4 or more usable differences, %g with 3, %g with 2",
+        *thresholds,
+    )
 
 
 def _nframes(model) -> int:

@@ -22,7 +22,8 @@ out of the fit is the same as fitting it a free offset ``b``; with
 ``rho = C^-1 (d - a_hat * dt)``, ``u = C^-1 dt``, ``F = dt^T u`` and
 ``S = C^-1 - u u^T / F``, the chi-square improvement is ``rho[k]**2 / S[k, k]``,
 and for two adjacent differences (a jump inside a multi-frame resultant) the
-2 x 2 form ``r^T S_kk^-1 r`` of the pair. Unusable differences are removed
+2 x 2 form ``r^T S_kk^-1 r`` of the pair, whose two fitted offsets must have
+one sign (a step, not a resultant that stands out alone). Unusable differences are removed
 from the covariance exactly (their row and column are dropped).
 
 Everything works on arrays shaped ``(n, m)``: ``n`` differences of ``m``
@@ -69,7 +70,8 @@ Workspace = namedtuple(
 
 # (m,) per-pixel results of a pass: the chosen candidate (kind, first
 # difference, score), the fitted jump (electrons) and its significance
-# (amplitude over the noise of one difference), the usable differences, the
+# (amplitude over the noise of one difference), the statistic its test
+# compared with the threshold (see _measure), the usable differences, the
 # largest improvement of each kind, and the best candidate of each kind above
 # its threshold (first difference, -1 for none, and score).
 Candidates = namedtuple(
@@ -80,6 +82,7 @@ Candidates = namedtuple(
         "improvement",
         "amplitude",
         "significance",
+        "statistic",
         "usable",
         "best_one",
         "best_two",
@@ -132,6 +135,7 @@ def candidates_buffers(m):
     return Candidates(
         np.empty(m, np.int64),
         np.empty(m, np.int64),
+        np.empty(m),
         np.empty(m),
         np.empty(m),
         np.empty(m),
@@ -236,8 +240,13 @@ def _improvements(use, coef, thresholds, ws, slope, information, out):
     and two differences. The candidates (``out.one_at``, ``out.two_at``, -1
     for none) are the positions above the kind's threshold with the highest
     score, the improvement less ``NEGATIVE_PENALTY`` for a jump that lowers
-    the ramp; ``out.one_score`` / ``out.two_score`` hold their scores. The
-    residual vector ``rho`` overwrites ``ws.y_data``.
+    the ramp; ``out.one_score`` / ``out.two_score`` hold their scores. A
+    pair is a candidate only when its two fitted offsets have one sign (a
+    step inside the group puts a part of the jump in each difference; offsets
+    of opposite signs are a group that stands out alone, which the single
+    differences test), against the threshold of that wedge of offsets
+    (:func:`_pair_threshold`). The residual vector ``rho`` overwrites
+    ``ws.y_data``.
     """
     n, m = use.shape
     rho = ws.y_data
@@ -269,13 +278,45 @@ def _improvements(use, coef, thresholds, ws, slope, information, out):
             s00, s01, s11 = _pair_matrix(ws, information, k, c)
             r0, r1 = rho[k, c], rho[k + 1, c]
             det = s00 * s11 - s01 * s01
-            two = (s11 * r0 * r0 - 2.0 * s01 * r0 * r1 + s00 * r1 * r1) / det
+            b0, b1 = (s11 * r0 - s01 * r1) / det, (s00 * r1 - s01 * r0) / det  # the fitted offsets
+            two = r0 * b0 + r1 * b1
             out.best_two[c] = max(out.best_two[c], two)
-            rises = (s11 - s01) * r0 + (s00 - s01) * r1 >= 0  # the sign of the fitted jump
-            score = two - NEGATIVE_PENALTY * (not rises)
-            if two > thresholds[out.usable[c], 1] and score > out.two_score[c]:
-                out.two_score[c] = score
-                out.two_at[c] = k
+            usable = out.usable[c]
+            # a step inside the group puts parts of one sign in both differences: only then a candidate
+            if b0 * b1 < 0 or two <= thresholds[usable, 0]:
+                continue
+            if two > _pair_threshold(thresholds, usable, s00, s01, s11):
+                score = two - NEGATIVE_PENALTY * (b0 + b1 < 0)  # a jump that lowers the ramp
+                if score > out.two_score[c]:
+                    out.two_score[c] = score
+                    out.two_at[c] = k
+
+
+@kernel
+def _pair_threshold(thresholds, usable, s00, s01, s11):
+    """The threshold of a pair whose fitted offsets have one sign (a step inside the group).
+
+    A clean ramp's offsets are Gaussian with information matrix ``S_kk``; in
+    whitened coordinates the pairs of one sign fill two opposite wedges of
+    angle ``phi = arccos(s01 / sqrt(s00 s11))``, a fraction ``phi / pi`` of
+    the directions, and the improvement (a chi-square of 2 degrees of
+    freedom) is independent of the direction. The pair test thus fails with
+    probability ``(phi / pi) exp(-t / 2)`` at threshold ``t``: the table's
+    2-degree threshold (the rate ``p / m`` over the whole plane) less
+    ``2 ln(pi / phi)``. The rest of the plane is the single differences'
+    (a step at a group boundary): never below their threshold.
+    """
+    return max(thresholds[usable, 1] + 2.0 * _log_wedge(s00, s01, s11), thresholds[usable, 0])
+
+
+@kernel
+def _log_wedge(s00, s01, s11):
+    """``ln(phi / pi)``, phi / pi the fraction of a pair's directions with offsets of one sign.
+
+    See :func:`_pair_threshold`.
+    """
+    cosine = min(max(s01 / np.sqrt(s00 * s11), -1.0), 1.0)
+    return np.log(np.arccos(cosine) / np.pi)
 
 
 @kernel(numpy_division=True)
@@ -372,15 +413,25 @@ def _measure(ws, information, out, c):
 
     One difference: its free offset ``rho[k] / S[k, k]``. Two: the sum of
     both offsets, ``1^T S_kk^-1 rho_k``.
+
+    Also the statistic the test compared with its threshold, in a form whose
+    tail probability on a clean ramp is simple (``out.statistic``): for one
+    difference the improvement ``T`` (a chi-square of 1 degree of freedom);
+    for a pair ``T - 2 ln(phi / pi)``, so that the probability of a larger one
+    is ``exp(-statistic / 2)`` (see :func:`_pair_threshold`).
     """
     k = out.position[c]
     rho = ws.y_data
     if out.kind[c] == ONE:
         s = ws.inv_diag[k, c] - ws.w_time[k, c] * ws.w_time[k, c] / information[c]
         amplitude = rho[k, c] / s
+        out.statistic[c] = amplitude * rho[k, c]
     else:
         s00, s01, s11 = _pair_matrix(ws, information, k, c)
         r0, r1 = rho[k, c], rho[k + 1, c]
-        amplitude = ((s11 - s01) * r0 + (s00 - s01) * r1) / (s00 * s11 - s01 * s01)
+        det = s00 * s11 - s01 * s01
+        b0, b1 = (s11 * r0 - s01 * r1) / det, (s00 * r1 - s01 * r0) / det
+        amplitude = b0 + b1
+        out.statistic[c] = r0 * b0 + r1 * b1 - 2.0 * _log_wedge(s00, s01, s11)
     out.amplitude[c] = amplitude
     out.significance[c] = abs(amplitude) / np.sqrt(ws.alpha[k, c])
