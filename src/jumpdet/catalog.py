@@ -119,22 +119,46 @@ def _plain(value):
     return value
 
 
-def write_catalog(table, path) -> Path:
+def write_catalog(table, path, *, compiled: bool | None = None) -> Path:
     """Write ``table`` as ECSV at ``path`` atomically (:func:`jumpdet.atomic.write_atomically`).
 
     Readers never see a partial file; an existing file is replaced. The
-    header is astropy's; the rows are written here, about ten times faster
-    than astropy's ECSV writer, every number exactly: float32 values in the
-    shortest decimal that reads back to them, float64 values in Python's
-    shortest round-trip form.
+    header is astropy's; so are the rows of a small table. Those of a large
+    one are laid out here, about ten times faster than astropy's ECSV
+    writer. Either way every number is exact: float32 values in the shortest
+    decimal that reads back to them, float64 values in Python's shortest
+    round-trip form.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        From :func:`jump_catalog`.
+    path : str or os.PathLike
+    compiled : bool or None, optional
+        Lay the rows out by compiled code (True) or by astropy (False);
+        None (default) chooses by size (compiled from 10,000 rows on).
+
+    Returns
+    -------
+    pathlib.Path
     """
-    write_atomically(path, partial(_write_ecsv, table))
+    write_atomically(path, partial(_write_ecsv, table, compiled=compiled))
     return Path(path)
 
 
-def _write_ecsv(table, out) -> None:
+# From this many rows on, the rows are laid out by compiled code: astropy's writer takes
+# about 8 microseconds a row (0.03-0.08 s for the demo's 4,222 rows), the compiled
+# layout under 1, after a one-time compilation of about 2 s that small tables need not pay.
+_COMPILED_ROWS = 10_000
+
+
+def _write_ecsv(table, out, compiled=None) -> None:
     """ECSV into the binary stream ``out``: astropy's header (column-name line included), then the rows."""
     header = io.StringIO()
+    if not (len(table) >= _COMPILED_ROWS if compiled is None else compiled):
+        _as_text(table).write(header, format="ascii.ecsv")
+        out.write(header.getvalue().encode())
+        return
     _as_text(table[:0]).write(header, format="ascii.ecsv")
     cells = [_cells(table[name]) for name in table.colnames]
     blob = np.concatenate([text for text, _ in cells])

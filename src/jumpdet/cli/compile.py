@@ -105,7 +105,7 @@ def _catalog() -> None:
                 data, ramp.groupdq, ramp.pixeldq, **references, params=JumpParams(**params), catalog=True
             )
     with tempfile.TemporaryDirectory() as folder:
-        write_catalog(result.catalog, Path(folder) / "compile_jumpcat.ecsv")
+        write_catalog(result.catalog, Path(folder) / "compile_jumpcat.ecsv", compiled=True)
 
 
 #: What ``jumpdet compile`` can compile, by name (all of them by default).
