@@ -1,5 +1,6 @@
 """Atomic products: a killed run leaves the previous file or the complete new one, never a truncated one."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -26,6 +27,7 @@ model = RampModel(data=np.zeros((1, 10, 1024, 1032), np.float32))
 model.groupdq = np.zeros(model.data.shape, np.uint8)
 model.pixeldq = np.zeros(model.data.shape[-2:], np.uint32)
 step = JumpStep(output_file=sys.argv[1])
+step.fsync_products = sys.argv[2] == "fsync"
 print("ready", flush=True)
 for i in range(10**6):
     model.data[0, 0, 0, 0] = i
@@ -48,9 +50,9 @@ def _product_marker(path) -> float:
         return float(model.data[0, 0, 0, 0])
 
 
-def _kill_writer_after(folder: Path, target: Path, delay_s: float) -> None:
+def _kill_writer_after(folder: Path, target: Path, delay_s: float, flush: str) -> None:
     writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, target.name], cwd=folder, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", WRITER, target.name, flush], cwd=folder, stdout=subprocess.PIPE, text=True
     )
     assert writer.stdout.readline().strip() == "ready"
     time.sleep(delay_s)
@@ -61,12 +63,13 @@ def _kill_writer_after(folder: Path, target: Path, delay_s: float) -> None:
 
 
 @pytest.mark.slow
-def test_a_run_killed_while_writing_leaves_the_previous_or_the_complete_product(tmp_path):
+@pytest.mark.parametrize("flush", ["fsync", "no-fsync"])  # the rename alone protects against a kill
+def test_a_run_killed_while_writing_leaves_the_previous_or_the_complete_product(tmp_path, flush):
     target = tmp_path / "big_jumpstep.fits"
     _previous_product(target)
     killed_mid_write = 0
     for delay_s in KILL_AFTER_S:
-        _kill_writer_after(tmp_path, target, delay_s)
+        _kill_writer_after(tmp_path, target, delay_s, flush)
         marker = _product_marker(target)  # opens completely: the previous product or a whole new one
         assert marker == PREVIOUS or marker >= 0
         temporaries = list(tmp_path.glob(".big_jumpstep.fits.*.part"))
@@ -99,6 +102,39 @@ def test_a_failed_write_keeps_the_previous_file_and_leaves_no_temporary(tmp_path
         save_atomically(_DiskFullModel(data=np.zeros((1, 3, 4, 4), np.float32)), target)
     assert _product_marker(target) == PREVIOUS
     assert [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+@pytest.fixture
+def fsyncs(monkeypatch):
+    """The file descriptors ``os.fsync`` is called with, in this process."""
+    calls = []
+    monkeypatch.setattr(os, "fsync", calls.append)
+    return calls
+
+
+@pytest.mark.parametrize(("fsync_products", "flushed"), [(None, 1), (True, 1), (False, 0)])
+def test_the_step_flushes_its_product_to_disk_unless_told_not_to(tmp_path, fsyncs, fsync_products, flushed):
+    path = tmp_path / "x_refpix.fits"
+    make_ramp_model(linear_ramps((1, 5, 8, 8)), subarray=("SUB64", 1, 1), filename=path.name).save(path)
+    fsyncs.clear()
+    step = JumpStep(save_results=True, output_dir=str(tmp_path / "out"))
+    step.fsync_products = fsync_products
+    step.run(str(path)).close()
+    assert len(fsyncs) == flushed
+    assert _product_marker(tmp_path / "out" / "x_jumpstep.fits") is not None
+
+
+def test_a_pipelines_fsync_setting_reaches_its_steps(tmp_path, fsyncs):
+    path = tmp_path / "sim_uncal.fits"
+    make_ramp_model(linear_ramps((1, 6, 16, 16)), subarray=("SUB64", 1, 1), filename=path.name).save(path)
+    steps = {name: {"skip": True} for name in Detector1Pipeline.step_defs if name not in ("jump", "ramp_fit")}
+    steps["jump"] = steps["ramp_fit"] = {"save_results": True}  # jumpdet's step and a jwst step save too
+    fsyncs.clear()
+    pipeline = Detector1Pipeline(steps=steps, save_results=True, output_dir=str(tmp_path / "out"))
+    pipeline.fsync_products = False
+    pipeline.run(str(path))
+    assert len(list((tmp_path / "out").glob("*.fits"))) == 5
+    assert fsyncs == []
 
 
 def test_the_step_refuses_to_write_over_its_input(tmp_path, monkeypatch):

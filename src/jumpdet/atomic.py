@@ -3,8 +3,12 @@
 The content goes to a hidden temporary file in the target folder, is flushed
 to disk, and the temporary file is renamed over the target (``os.replace``,
 atomic within one filesystem). At any moment the target is the previous file
-or the complete new one. Used for products (:mod:`jumpdet.saving`) and for the
-jump catalogue (:mod:`jumpdet.catalog`); no datamodels involved.
+or the complete new one. The flush to disk (``fsync``) is what keeps this true
+after a power loss or an operating-system crash; against a process that is
+killed the rename alone suffices (the written data are in the kernel's page
+cache, whole, before the rename), so a caller may leave it out (``fsync=False``).
+Used for products (:mod:`jumpdet.saving`) and for the jump catalogue
+(:mod:`jumpdet.catalog`); no datamodels involved.
 """
 
 import os
@@ -16,7 +20,7 @@ __all__ = ["TEMP_SUFFIX", "write_atomically"]
 TEMP_SUFFIX = ".part"
 
 
-def write_atomically(path, write) -> str:
+def write_atomically(path, write, *, fsync: bool = True) -> str:
     """Write ``path`` through a temporary file renamed into place.
 
     Parameters
@@ -25,6 +29,8 @@ def write_atomically(path, write) -> str:
         The final path. Its folder must exist.
     write : callable
         Called with the open binary stream of the temporary file; writes the content.
+    fsync : bool, optional
+        Flush the content to disk before the rename (default True); see above.
 
     Returns
     -------
@@ -44,7 +50,8 @@ def write_atomically(path, write) -> str:
         with os.fdopen(descriptor, "wb") as stream:
             write(stream)
             stream.flush()
-            os.fsync(stream.fileno())
+            if fsync:
+                os.fsync(stream.fileno())
         os.replace(temporary, target)
     except BaseException:
         temporary.unlink(missing_ok=True)

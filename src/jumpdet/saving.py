@@ -30,7 +30,7 @@ class OutputIsInputError(OutputPathError, FileExistsError):
     """The product would be written over the input file of the run."""
 
 
-def save_atomically(model, path, *, input_file=None) -> str:
+def save_atomically(model, path, *, input_file=None, fsync: bool = True) -> str:
     """Write `model` to `path` through a temporary file renamed into place.
 
     Parameters
@@ -42,6 +42,9 @@ def save_atomically(model, path, *, input_file=None) -> str:
         The product's final path. Its folder must exist.
     input_file : str or os.PathLike, optional
         The run's input file; writing over it is refused.
+    fsync : bool, optional
+        Flush the file to disk before renaming it into place (default True);
+        only a power loss or a system crash needs it (:mod:`jumpdet.atomic`).
 
     Returns
     -------
@@ -64,7 +67,7 @@ def save_atomically(model, path, *, input_file=None) -> str:
         raise ValueError(f"unknown filetype {target.suffix} of {target}; use .fits or .asdf")
     _refuse_input(target, input_file)
     model.meta.filename = target.name  # written into the file: its final name, not the temporary one
-    return write_atomically(path, write)
+    return write_atomically(path, write, fsync=fsync)
 
 
 def _refuse_input(target: Path, input_file) -> None:
@@ -90,21 +93,23 @@ def _check_output_dir(output_dir) -> None:
 class _SavedAtomically:
     """``model`` as stpipe's ``Step.save_model`` uses it, with an atomic ``save``."""
 
-    def __init__(self, model, input_file):
+    def __init__(self, model, input_file, fsync):
         self._model = model
         self._input_file = input_file
+        self._fsync = fsync
 
     def __getattr__(self, name):
         return getattr(self._model, name)
 
     def save(self, path):
-        return save_atomically(self._model, path, input_file=self._input_file)
+        return save_atomically(self._model, path, input_file=self._input_file, fsync=self._fsync)
 
 
 def _save_model(step, save_model, model, *args, **kwargs):
     """``step.save_model`` (stpipe's naming rules) with each single model written atomically."""
     if isinstance(model, DataModel):
-        model = _SavedAtomically(model, step.search_attr("_jumpdet_input_file"))
+        fsync = step.search_attr("fsync_products")  # a pipeline's setting reaches its steps
+        model = _SavedAtomically(model, step.search_attr("_jumpdet_input_file"), fsync is not False)
     return save_model(model, *args, **kwargs)
 
 
@@ -126,9 +131,20 @@ class AtomicSaveMixin:
 
     Put it first among the bases. ``run`` records the input file (if the
     input is a file) so that no product is written over it.
+
+    Attributes
+    ----------
+    fsync_products : bool or None
+        Flush each product to disk before renaming it into place. None (the
+        default) means True; False leaves the flush to the operating system,
+        which keeps products whole against a killed process but not against a
+        power loss (:mod:`jumpdet.atomic`). Not a step parameter: set on the
+        instance (``jumpdet run`` sets it from ``--fsync``); a pipeline's value
+        applies to its steps.
     """
 
     _jumpdet_input_file = None
+    fsync_products = None
 
     def run(self, *args):
         """Record the input file, then ``run`` as stpipe does."""
