@@ -20,6 +20,8 @@ ORDER = [
     "cli.run",
     "batch",
     "batch.engine",
+    "batch._preload",
+    "batch.warm",
     "batch.progress",
     "batch.report",
     "batch.exposure",

@@ -1,13 +1,16 @@
 """Many exposures on Dask: ``run_exposures`` and ``jumpdet run`` on a LocalCluster of 2 worker processes.
 
-One cluster (2 processes x 1 thread) serves the module; the workers inherit the
-session's offline CRDS cache from the environment conftest set at import.
+One cluster (2 processes x 1 thread, forked warm as ``run_exposures`` forks them)
+serves the module; the workers inherit the session's offline CRDS cache from the
+environment conftest set at import.
 """
 
+import gc
 import io
 import os
 from pathlib import Path
 
+import dask
 import numpy as np
 import pytest
 from astropy.table import Table
@@ -18,9 +21,9 @@ from stdatamodels.jwst.datamodels import ImageModel, RampModel
 import batch_hooks
 from conftest import JUMP_DET
 from jumpdet import Detector1Pipeline, JumpStep
-from jumpdet.batch import local_cluster, run_exposures
-from jumpdet.batch.engine import input_files
-from jumpdet.batch.exposure import adopt_environment
+from jumpdet.batch import local_cluster, run_exposures, warm
+from jumpdet.batch.engine import input_files, largest_first
+from jumpdet.batch.exposure import ExposureTask, adopt_environment, process_exposure
 from jumpdet.batch.parameters import checked_parameters, parse_step_options
 from jumpdet.batch.progress import make_progress
 from jumpdet.batch.report import BatchReport
@@ -30,7 +33,11 @@ from jumpdet.simulate.ramps import simulate_ramp, to_ramp_model
 
 @pytest.fixture(scope="module")
 def client():
-    with local_cluster(n_workers=2, threads_per_worker=1) as cluster, Client(cluster) as connected:
+    with (
+        warm.forked_workers(),
+        local_cluster(n_workers=2, threads_per_worker=1) as cluster,
+        Client(cluster) as connected,
+    ):
         yield connected
 
 
@@ -127,7 +134,8 @@ def test_a_worker_killed_during_a_file_is_restarted_and_the_file_retried(client,
         assert batch_hooks.attempts(path.name) == 2
         assert_same_flags(Path(result.output), JumpStep.call(str(path)))
     assert sorted(p.name for p in out.iterdir()) == ["retried0_jumpstep.fits", "retried1_jumpstep.fits"]
-    client.wait_for_workers(2, timeout=300)  # the nannies restarted both
+    client.wait_for_workers(2, timeout=300)  # the nannies restarted both, forked warm again
+    assert all(frozen > 0 for frozen in client.run(gc.get_freeze_count).values())
 
 
 def test_a_temporary_file_left_by_a_worker_killed_while_saving_is_removed(client, ramps, tmp_path):
@@ -179,6 +187,61 @@ def test_jumpdet_run_on_a_scheduler_writes_products_report_and_exit_status(clien
     assert "[4/4]" in printed and "3 ok, 1 failed, 0 skipped" in printed
     assert main([*args[:4], "--output-dir", str(out), "--resume"]) == 0
     assert "0 ok, 0 failed, 3 skipped" in capfd.readouterr().err
+
+
+def test_local_workers_start_warm_forked_from_one_server(client):
+    # only the warm-up freezes the garbage collector; the step was imported before any file
+    assert sorted(client.run(gc.get_freeze_count).values())[0] > 0
+    assert all(client.run(lambda: __import__("sys").modules.get("jumpdet.step") is not None).values())
+
+
+def test_workers_are_spawned_cold_when_the_crds_settings_are_not_the_warm_servers(client, monkeypatch):
+    assert warm.start_warm_server()  # the fixture started it with the session's settings
+    monkeypatch.setenv("CRDS_PATH", "/somewhere/else")
+    assert not warm.start_warm_server()
+    with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}), warm.forked_workers():
+        assert dask.config.get("distributed.worker.multiprocessing-method") == "spawn"
+
+
+def test_the_preload_warms_only_the_server_and_a_failed_warm_up_does_not_raise(monkeypatch):
+    frozen = gc.get_freeze_count()  # conftest froze what collection made
+    import jumpdet.batch._preload  # noqa: F401  (imported here, outside the server: nothing happens)
+
+    assert warm.WARM_UP_VARIABLE not in os.environ
+    assert gc.get_freeze_count() == frozen
+
+    def broken(folder, ngroups):
+        raise OSError("no space left for the warm-up's files")
+
+    monkeypatch.setattr(warm, "_run_step_once", broken)
+    warm.warm_up()  # the workers then warm up on their first file
+    assert gc.get_freeze_count() >= frozen
+
+
+@pytest.mark.parametrize("fsync", [True, False])
+def test_a_task_flushes_its_product_to_disk_only_if_asked(ramps, tmp_path, monkeypatch, fsync):
+    calls = []
+    monkeypatch.setattr(os, "fsync", calls.append)
+    result = process_exposure(
+        ExposureTask(path=str(ramps[0]), parameters={"output_dir": str(tmp_path)}, fsync=fsync)
+    )
+    assert result.status == "ok" and Path(result.output).is_file()
+    assert len(calls) == fsync
+
+
+@pytest.mark.parametrize(("option", "fsync"), [([], False), (["--fsync"], True)])
+def test_jumpdet_run_flushes_products_to_disk_with_fsync(ramps, tmp_path, monkeypatch, option, fsync):
+    import jumpdet.batch
+
+    given = {}
+
+    def recording(paths, **kwargs):
+        given.update(kwargs)
+        return BatchReport((), seconds=0.0)
+
+    monkeypatch.setattr(jumpdet.batch, "run_exposures", recording)
+    assert main(["run", str(ramps[0]), "--output-dir", str(tmp_path), "-q", *option]) == 0
+    assert given["fsync"] is fsync
 
 
 def test_bad_options_stop_the_run_in_one_line_before_any_file(tmp_path, capsys):
@@ -241,6 +304,15 @@ def test_input_files_expands_patterns_in_order_without_repeats(ramps):
     assert expanded == [str(ramps[2]), str(ramps[0]), str(ramps[1])]
     with pytest.raises(ValueError, match="no file matches"):
         input_files([folder / "nothing*.fits"])
+
+
+def test_files_are_sent_largest_first_in_the_given_order_among_equals(tmp_path):
+    sizes = {"a": 10, "b": 300, "c": 10, "d": 300}
+    for name, size in sizes.items():
+        (tmp_path / name).write_bytes(b"x" * size)
+    names = [*sizes, "missing"]
+    tasks = [ExposureTask(path=str(tmp_path / name)) for name in names]
+    assert [names[index] for index in largest_first(tasks)] == ["b", "d", "a", "c", "missing"]
 
 
 def test_two_inputs_that_would_share_a_product_are_refused(ramps, tmp_path):

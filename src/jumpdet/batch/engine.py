@@ -1,9 +1,10 @@
 """Many files on Dask distributed: a LocalCluster of worker processes, or the user's cluster.
 
-The client sends one task per file (paths and parameters only), keeps at most
-one task per worker thread in flight, so memory per worker is one exposure per
-thread and a dying worker takes no queued files with it, and collects the
-results in the order they finish. A worker that dies during a file (killed, or
+The client sends one task per file (paths and parameters only; the largest
+files first), keeps at most one task per worker thread in flight, so memory
+per worker is one exposure per thread and a dying worker takes no queued files
+with it, and collects the results in the order they finish. LocalCluster
+workers are forked warm (:mod:`jumpdet.batch.warm`). A worker that dies during a file (killed, or
 over its memory limit) is restarted by its nanny; the client then sends the
 file once more, and reports a second death for that file. (Dask's own retry,
 the scheduler's ``allowed-failures``, is 0 on jumpdet's LocalCluster, because a
@@ -11,6 +12,7 @@ task the scheduler re-queues may wait on a busy worker and be blamed for its dea
 """
 
 import glob
+import os
 import time
 from collections import Counter, deque
 from contextlib import contextmanager
@@ -20,8 +22,16 @@ from .exposure import FAILED, ExposureResult, ExposureTask, crds_environment, on
 from .parameters import checked_parameters, step_class
 from .progress import make_progress
 from .report import BatchReport
+from .warm import forked_workers, start_warm_server
 
-__all__ = ["RETRIES_AFTER_A_WORKER_DIES", "describe_cluster", "input_files", "local_cluster", "run_exposures"]
+__all__ = [
+    "RETRIES_AFTER_A_WORKER_DIES",
+    "describe_cluster",
+    "input_files",
+    "largest_first",
+    "local_cluster",
+    "run_exposures",
+]
 
 # a file whose worker dies is sent once more
 RETRIES_AFTER_A_WORKER_DIES = 1
@@ -37,6 +47,7 @@ def run_exposures(
     client=None,
     pipeline: bool = False,
     resume: bool = False,
+    fsync: bool = False,
     n_workers: int | None = None,
     threads_per_worker: int = 1,
     memory_limit: str | float | None = "auto",
@@ -57,6 +68,12 @@ def run_exposures(
         Run ``jumpdet.Detector1Pipeline`` (``steps={...}`` for its steps) instead of the step.
     resume : bool
         Skip the files whose product already exists and opens.
+    fsync : bool
+        Flush each product to disk before renaming it into place. Off by
+        default: a product is whole or absent after a killed worker or an
+        interrupted batch either way; only after a power loss or a system
+        crash can a product without it be truncated, and ``resume`` then
+        makes it again (it does not open).
     n_workers : int, optional
         LocalCluster worker processes; default: the machine's cores // ``threads_per_worker``.
     threads_per_worker : int
@@ -86,18 +103,18 @@ def run_exposures(
         On a LocalCluster, when CRDS cannot work here and no override references are given.
     """
     files = input_files(paths)
+    if client is None:
+        start_warm_server(pipeline)  # warms up while the options are checked here
     parameters = checked_parameters(step_parameters, pipeline=pipeline)
     _refuse_shared_products(files, pipeline)
     if client is None:
         _check_crds_here(parameters)
+    shared = {"pipeline": pipeline, "parameters": parameters, "resume": resume, "fsync": fsync}
     environment = crds_environment()
-    tasks = [
-        ExposureTask(path=f, pipeline=pipeline, parameters=parameters, resume=resume, environment=environment)
-        for f in files
-    ]
+    tasks = [ExposureTask(path=f, environment=environment, **shared) for f in files]
     display = make_progress(progress)
     start = time.perf_counter()
-    with _connected(client, n_workers, threads_per_worker, memory_limit) as dask_client:
+    with _connected(client, n_workers, threads_per_worker, memory_limit, pipeline) as dask_client:
         display.start(len(tasks), describe_cluster(dask_client))
         try:
             results = _collect(dask_client, tasks, display)
@@ -169,8 +186,8 @@ def _check_crds_here(parameters: dict) -> None:
 
 
 @contextmanager
-def _connected(client, n_workers, threads_per_worker, memory_limit):
-    """The user's client as it is, a client of the given scheduler, or a LocalCluster of processes."""
+def _connected(client, n_workers, threads_per_worker, memory_limit, pipeline):
+    """The user's client as it is, a client of the given scheduler, or a LocalCluster of warm processes."""
     from distributed import Client
 
     if client is not None and not isinstance(client, str):
@@ -180,7 +197,11 @@ def _connected(client, n_workers, threads_per_worker, memory_limit):
         with Client(client) as connected:
             yield connected
         return
-    with local_cluster(n_workers, threads_per_worker, memory_limit) as cluster, Client(cluster) as connected:
+    with (
+        forked_workers(pipeline),
+        local_cluster(n_workers, threads_per_worker, memory_limit) as cluster,
+        Client(cluster) as connected,
+    ):
         yield connected
 
 
@@ -222,11 +243,30 @@ def local_cluster(n_workers: int | None = None, threads_per_worker: int = 1, mem
         )
 
 
+def largest_first(tasks: list[ExposureTask]) -> list[int]:
+    """Indices of ``tasks`` by input size, largest first (given order among equals; unreadable last).
+
+    Sent in this order, a batch does not end with one worker on a large
+    exposure while the others have nothing left to do.
+    """
+
+    def size(index: int) -> int:
+        try:
+            return os.path.getsize(tasks[index].path)
+        except OSError:  # missing: it fails on its worker, with its reason
+            return -1
+
+    return sorted(range(len(tasks)), key=lambda index: -size(index))
+
+
 def _collect(client, tasks: list[ExposureTask], display) -> list[ExposureResult]:
-    """Submit as threads free up, retry a file once if its worker died; results in the order of ``tasks``."""
+    """Submit as threads free up (largest first), retry a file once if its worker died.
+
+    Returns the results in the order of ``tasks``.
+    """
     from distributed import as_completed
 
-    waiting = deque(range(len(tasks)))
+    waiting = deque(largest_first(tasks))
     running = as_completed()
     index_of = {}
     deaths: Counter = Counter()

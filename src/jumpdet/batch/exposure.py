@@ -53,6 +53,9 @@ class ExposureTask:
         Skip the file if its product exists and opens.
     environment : dict
         The client's CRDS variables (:data:`CRDS_VARIABLES`).
+    fsync : bool
+        Flush each product to disk before renaming it into place
+        (:attr:`jumpdet.saving.AtomicSaveMixin.fsync_products`).
     """
 
     path: str
@@ -60,6 +63,7 @@ class ExposureTask:
     parameters: dict = field(default_factory=dict)
     resume: bool = False
     environment: dict = field(default_factory=dict)
+    fsync: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,6 +136,7 @@ def _run(task: ExposureTask) -> ExposureResult:
     expected = _product_path(step)
     if task.resume and _opens(expected):
         return ExposureResult(file=task.path, status=SKIPPED, output=str(expected))
+    step.fsync_products = task.fsync
     product = step.run(task.path)
     try:
         jumps = _added_jumps(product, task.path)
