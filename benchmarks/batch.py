@@ -8,7 +8,8 @@ Inputs: full-frame refpix-like ramps, half MIRI Imager (1x20x1024x1032) and half
 NRCA1 (1x10x2048x2048), copies of two seeded simulations per instrument
 (``jumpdet.simulate.ramps``), with references from a local offline CRDS cache built here.
 Each way runs in fresh processes on the same files, timed from its start to its last
-product (imports, start-up and kernel loading included):
+product (imports, start-up and kernel loading included), after an untimed ``sync`` (the
+inputs, and the products of the way before, are on disk when it starts):
 
 - ``jumpdet-run``: ``jumpdet run FILES --workers W`` (a Dask LocalCluster of W processes);
 - ``strun-loop``: ``strun jumpdet.JumpStep FILE`` for each file in turn, as a shell loop;
@@ -99,6 +100,9 @@ def commands(case: str, files: list[Path], out: Path, workers: int) -> list[list
 def timed(case: str, files: list[Path], out: Path, workers: int, timeout: float) -> float | None:
     """Wall seconds of one way, or None if it ran out of time."""
     out.mkdir(parents=True, exist_ok=True)
+    # untimed: the inputs just made and the products of the way before are written to disk
+    # first, so that no way pays for the writeback of files it did not write
+    os.sync()
     deadline = time.perf_counter() + timeout
     start = time.perf_counter()
     for command in commands(case, files, out, workers):

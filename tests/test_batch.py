@@ -218,6 +218,18 @@ def test_the_preload_warms_only_the_server_and_a_failed_warm_up_does_not_raise(m
     assert gc.get_freeze_count() >= frozen
 
 
+def test_the_jumps_reported_are_those_the_run_added(ramps, tmp_path):
+    flagged = tmp_path / "flagged_refpix.fits"
+    with RampModel(str(ramps[0])) as model:
+        model.groupdq[0, 1:3, :2, :2] |= JUMP_DET  # 8 values flagged before the run
+        model.save(flagged)
+    result = process_exposure(
+        ExposureTask(path=str(flagged), parameters={"output_dir": str(tmp_path / "out")})
+    )
+    expected = JumpStep.call(str(flagged))
+    assert result.jumps == np.count_nonzero(expected.groupdq & JUMP_DET) - 8 > 0
+
+
 @pytest.mark.parametrize("fsync", [True, False])
 def test_a_task_flushes_its_product_to_disk_only_if_asked(ramps, tmp_path, monkeypatch, fsync):
     calls = []

@@ -221,9 +221,7 @@ def _added_jumps(product, input_path: str) -> int:
     from ..flags import JUMP_DET
 
     if getattr(product, "groupdq", None) is not None and product.groupdq.ndim == 4:
-        before = _input_groupdq(input_path)
-        already = 0 if before is None else _count_flag(before, JUMP_DET)
-        return _count_flag(product.groupdq, JUMP_DET) - already
+        return _count_flag(product.groupdq, JUMP_DET) - _input_flag_count(input_path, JUMP_DET)
     if getattr(product, "dq", None) is not None:
         return _count_flag(product.dq, JUMP_DET)
     return NO_COUNT
@@ -235,8 +233,17 @@ def _count_flag(dq, flag: int) -> int:
     return int(np.count_nonzero(np.bitwise_and(dq, flag)))
 
 
-def _input_groupdq(path: str):
+def _input_flag_count(path: str, flag: int) -> int:
+    """GROUPDQ values of the input file with ``flag`` set (0 without GROUPDQ).
+
+    Memory-mapped: counted in the page cache, without a copy of the array.
+    """
     from astropy.io import fits
 
-    with fits.open(path, memmap=False) as hdul:
-        return hdul["GROUPDQ"].data if "GROUPDQ" in hdul else None
+    with fits.open(path, memmap=True) as hdul:
+        if "GROUPDQ" not in hdul:
+            return 0
+        groupdq = hdul["GROUPDQ"].data
+        count = _count_flag(groupdq, flag)
+        del groupdq  # the map closes with the file
+        return count
