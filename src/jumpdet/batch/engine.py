@@ -4,11 +4,12 @@ The client sends one task per file (paths and parameters only; the largest
 files first), keeps at most one task per worker thread in flight, so memory
 per worker is one exposure per thread and a dying worker takes no queued files
 with it, and collects the results in the order they finish. LocalCluster
-workers are forked warm (:mod:`jumpdet.batch.warm`). A worker that dies during a file (killed, or
-over its memory limit) is restarted by its nanny; the client then sends the
-file once more, and reports a second death for that file. (Dask's own retry,
-the scheduler's ``allowed-failures``, is 0 on jumpdet's LocalCluster, because a
-task the scheduler re-queues may wait on a busy worker and be blamed for its death.)
+workers are forked warm (:mod:`jumpdet.batch.warm`). A worker that dies during
+a file (killed, or over its memory limit) is restarted by its nanny; the client
+then sends the file once more, and reports a second death for that file.
+(Dask's own retry, the scheduler's ``allowed-failures``, is 0 on jumpdet's
+LocalCluster, because a task the scheduler re-queues may wait on a busy worker
+and be blamed for its death.)
 """
 
 import glob
