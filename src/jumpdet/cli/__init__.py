@@ -261,11 +261,14 @@ def main(argv=None) -> int:
 
 def _reporting_errors(command: str, call) -> int:
     """Run ``call``; an expected failure becomes one line on stderr and exit status 2."""
-    from ..references.crds_access import CrdsUnavailableError
-
     try:
         status = call()
-    except (OSError, ValueError, CrdsUnavailableError) as exc:
+    except Exception as exc:
+        # imported only now: it imports stpipe, which ``jumpdet run`` need not wait for
+        from ..references.crds_access import CrdsUnavailableError
+
+        if not isinstance(exc, OSError | ValueError | CrdsUnavailableError):
+            raise
         print(f"jumpdet {command}: error: {exc}", file=sys.stderr)
         return 2
     return status or 0

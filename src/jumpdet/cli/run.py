@@ -66,9 +66,12 @@ def run_command(argv: list[str]) -> int:
     """Run ``jumpdet run`` with ``argv`` (the arguments after ``run``); return the exit status."""
     from ..batch import run_exposures
     from ..batch.parameters import parse_step_options
+    from ..batch.warm import start_warm_server
 
     own, step_tokens = split_arguments(argv)
     args = build_parser().parse_intermixed_args(own)
+    if args.scheduler is None:
+        start_warm_server(args.pipeline)  # first: the local workers' start-up runs beside all that follows
     parameters = parse_step_options(step_tokens)
     _refuse_local_options_with_scheduler(args)
     _merge_output_dir(args, parameters)
