@@ -8,6 +8,8 @@ environment conftest set at import.
 import gc
 import io
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dask
@@ -201,6 +203,50 @@ def test_workers_are_spawned_cold_when_the_crds_settings_are_not_the_warm_server
     assert not warm.start_warm_server()
     with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}), warm.forked_workers():
         assert dask.config.get("distributed.worker.multiprocessing-method") == "spawn"
+
+
+# in a fresh process: the kernel signatures the exposures add to those the warm-up loaded
+NEW_SIGNATURES = """
+import sys
+from numba.core.registry import CPUDispatcher
+from jumpdet.batch.exposure import ExposureTask, process_exposure
+from jumpdet.batch.warm import warm_up
+
+def signatures():
+    modules = [m for name, m in list(sys.modules.items()) if name.startswith("jumpdet")]
+    return {(m.__name__, name, str(s)) for m in modules for name, v in vars(m).items()
+            if isinstance(v, CPUDispatcher) for s in v.signatures}
+
+warm_up()
+before = signatures()
+for path in sys.argv[2:]:
+    assert process_exposure(ExposureTask(path=path, parameters={"output_dir": sys.argv[1]})).status == "ok"
+print(sorted(signatures() - before))
+"""
+
+
+@pytest.mark.slow
+def test_the_warm_up_loads_every_kernel_that_larger_exposures_use(tmp_path):
+    files = []
+    for shape, instrument in [
+        ((1, 20, 256, 260), ("MIRI", "MIRIMAGE", "F1130W")),
+        ((1, 10, 256, 256), ("NIRCAM", "NRCA1", "F200W")),
+    ]:
+        sim = simulate_ramp(shape, seed=1, jump_fraction=0.004, jump_amplitude_dn=(300.0, 3000.0))
+        name, detector, filter_ = instrument
+        path = tmp_path / f"{name.lower()}_refpix.fits"
+        with to_ramp_model(
+            sim, instrument=name, detector=detector, filter=filter_, subarray=("SUB256", 1, 1)
+        ) as model:
+            model.save(path)
+        files.append(str(path))
+    done = subprocess.run(
+        [sys.executable, "-c", NEW_SIGNATURES, str(tmp_path / "out"), *files],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "[]"
 
 
 def test_the_preload_warms_only_the_server_and_a_failed_warm_up_does_not_raise(monkeypatch):

@@ -124,7 +124,9 @@ def _run_step_once(folder: Path, ngroups: int) -> None:
     from ..simulate.ramps import simulate_ramp, to_ramp_model
     from ..step import JumpStep
 
-    sim = simulate_ramp((1, ngroups, 8, 8), seed=0, jump_fraction=0.05)
+    # several search tiles and row blocks, as in a full frame: the kernels then meet the
+    # same array layouts (a block of rows is a non-contiguous view of GROUPDQ)
+    sim = simulate_ramp((1, ngroups, 16, 512), seed=0, jump_fraction=0.05)
     path = folder / f"warm{ngroups}_refpix.fits"
     with to_ramp_model(sim) as model:
         model.save(path)
