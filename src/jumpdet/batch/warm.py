@@ -5,7 +5,7 @@ loads the kernels from numba's disk cache before its first file: 5 to 10 s of
 CPU, paid again by every worker (and every restarted one) of every batch. On
 POSIX systems :func:`start_warm_server` starts multiprocessing's *forkserver*
 with :mod:`jumpdet.batch._preload` as its preload: that single process imports
-everything and runs the step once on two tiny files (:func:`warm_up`) while
+everything and runs the step once on two small files (:func:`warm_up`) while
 the client checks the inputs and options; inside :func:`forked_workers` a
 LocalCluster's worker processes are forked from it, already warm.
 
@@ -102,7 +102,8 @@ def warm_up() -> None:
     Imports jwst and the step, reads asdf's extensions and the datamodel
     schemas, and loads the kernels of both two-point searches (fewer than 10
     differences: iterative; 10 or more: single pass) by running the step on two
-    tiny FITS files with override references (no CRDS). Then freezes the
+    small FITS files (16x512 pixels, several tiles and row blocks as in a full
+    frame) with override references (no CRDS). Then freezes the
     garbage collector's view of these objects (:func:`gc.freeze`): stpipe
     calls ``gc.collect()`` before every step, and with jwst imported a full
     collection walks hundreds of thousands of objects (0.15-0.35 s a file).
@@ -147,7 +148,7 @@ def _run_step_once(folder: Path, ngroups: int) -> None:
 
 @contextmanager
 def _silent():
-    """No log lines or warnings from the warm-up: its tiny files are nobody's data."""
+    """No log lines or warnings from the warm-up: its small files are nobody's data."""
     logging.disable(logging.CRITICAL)
     try:
         with warnings.catch_warnings():
