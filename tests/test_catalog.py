@@ -95,17 +95,27 @@ def test_sigma_clipped_jumps_lie_beyond_the_threshold_of_astropys_clipping():
 def test_a_search_that_flags_more_than_its_first_room_lists_every_flag():
     from jumpdet.twopoint import find_jumps_in_tile
 
-    # 48 x 48 pixels, each with one jump: 2304 flags against a first room of 1024
+    # 48 x 48 pixels, each with one jump: 2304 flags against a first room of 1024; the
+    # clipped median drops the 510 e difference: 10 e, sigma sqrt(10 + 1)
     data = linear_ramps((1, 12, 48, 48))
     data[0, 6:] += 500
     gdq = np.zeros(data.shape, np.uint8)
     gain = read_noise = np.ones((48, 48), np.float32)
     flat, significance = find_jumps_in_tile(
-        data, gdq, gain, read_noise, JumpParams(), "single_pass", list_flags=True
+        data, gdq, gain, read_noise, JumpParams(), "iterative", list_flags=True
     )
     assert_array_equal(np.sort(flat), np.flatnonzero(gdq & JUMP_DET))
     assert flat.size == 48 * 48
     assert_array_equal(significance, 500.0 / np.sqrt(11.0))
+
+
+def test_the_single_pass_lists_no_flags_its_medians_give_their_values():
+    from jumpdet.twopoint import find_jumps_in_tile
+
+    data = one_jump_ramp()
+    gdq = np.zeros(data.shape, np.uint8)
+    with pytest.raises(ValueError, match="single pass lists no flags"):
+        find_jumps_in_tile(data, gdq, ONES, ONES, JumpParams(), "single_pass", list_flags=True)
 
 
 def test_single_pass_significance_is_jwsts_ratio_on_noisy_ramps():

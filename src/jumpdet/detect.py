@@ -42,7 +42,7 @@ from .params import JumpParams
 from .plan import DetectionPath, DetectionPlan, plan_detection
 from .postprocess import FrameInputs, RowBlock, postprocess_rows, remove_jump_from_unusable_inplace
 from .recording import JumpRecord, StageRecorder
-from .significance import measure_primary_jumps
+from .significance import measure_primary_jumps, measure_single_pass_jumps
 from .tiling import Tile, plan_tiles
 from .twopoint import find_jumps_in_tile
 
@@ -300,8 +300,11 @@ def _two_point_inplace(data, gdq, gain, read_noise, params, path, max_workers, r
     measures_jumps = (
         params.flag_4_neighbors or max(params.after_jump_flag_groups1, params.after_jump_flag_groups2) > 0
     )
-    medians, brackets = _median_planes(data.shape, path) if measures_jumps else (None, None)
-    listing = recorder is not None
+    single_pass = path == DetectionPath.SINGLE_PASS
+    # with the catalogue, the single pass's medians give its flags' values
+    keeps_medians = measures_jumps or (recorder is not None and single_pass)
+    medians, brackets = _median_planes(data.shape, path) if keeps_medians else (None, None)
+    listing = recorder is not None and not single_pass
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         searched = list(
             pool.map(
@@ -313,7 +316,13 @@ def _two_point_inplace(data, gdq, gain, read_noise, params, path, max_workers, r
         )
         if path == DetectionPath.SIGMA_CLIP:
             _unflag_fully_flagged_groups(gdq, np.logical_and.reduce([full for full, _ in searched]))
-        if recorder is not None:
+        if recorder is not None and single_pass:
+            recorder.stage(
+                gdq,
+                "primary",
+                partial(measure_single_pass_jumps, data, gain, read_noise, params.nframes, medians),
+            )
+        elif recorder is not None:
             listed = _merged_listings([found for _, found in searched])
             recorder.stage(gdq, "primary", partial(measure_primary_jumps, data, gain, listed))
         frame = FrameInputs(data, gdq, gain, read_noise, params.nframes, medians, brackets)

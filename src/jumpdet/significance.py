@@ -1,17 +1,21 @@
 """What the search compared with its threshold, for the jumps it flagged (the jump catalogue's values).
 
-The two-point search lists each flag it sets with the value it compared
-with its threshold, as it sets it (:func:`jumpdet.twopoint.find_jumps_in_tile`
-with ``list_flags=True``): nothing is searched twice. Here the flags that
-turned out new are looked up in those lists, and their group differences
-are read from the ramp at just those samples, in DN and in electrons as the
-search formed them (float32 ``data * gain``, then the float32 difference).
+Nothing is searched twice. The iterative and sigma-clip searches list each
+flag with the value they compared with their threshold as they set it
+(:func:`jumpdet.twopoint.find_jumps_in_tile` with ``list_flags=True``); the
+flags that turned out new are looked up in those lists. The single pass
+keeps each pixel's median difference (its ``medians`` plane), from which its
+ratio follows by the search's own arithmetic, for the few flags only (listing
+in its kernel would test every difference a second time: measured +0.024 s
+on 0.065 s for miri_1x40). The group differences are read from the ramp at
+just the flagged samples, in DN and in electrons as the search formed them
+(float32 ``data * gain``, then the float32 difference).
 
 By path (:mod:`jumpdet.twopoint`):
 
 ``single_pass``
     ``|d - median| / sigma(median)``, the ratio compared with
-    ``rejection_threshold``.
+    ``rejection_threshold`` (:func:`measure_single_pass_jumps`).
 ``iterative``
     ``| |d| - clipped median | / sigma`` at the pass that flagged ``d``,
     compared with the threshold for the usable differences left then.
@@ -27,7 +31,7 @@ By path (:mod:`jumpdet.twopoint`):
 
 import numpy as np
 
-__all__ = ["group_differences", "measure_primary_jumps"]
+__all__ = ["group_differences", "measure_primary_jumps", "measure_single_pass_jumps"]
 
 
 def measure_primary_jumps(data, gain, listed: tuple[np.ndarray, np.ndarray], flat: np.ndarray):
@@ -57,6 +61,40 @@ def measure_primary_jumps(data, gain, listed: tuple[np.ndarray, np.ndarray], fla
         known = listed_flat[at] == flat
         significance[known] = listed_significance[at[known]]
     return (*group_differences(data, gain, flat), significance)
+
+
+def measure_single_pass_jumps(data, gain, read_noise, nframes: int, medians, flat: np.ndarray):
+    """:func:`measure_primary_jumps` for the single pass, from the median difference it kept per pixel.
+
+    The ratio is the search's, operation for operation
+    (:func:`jumpdet.twopoint.read_variance`,
+    :func:`jumpdet.twopoint.sigma_from_median`): ``|float64(d) - median| /
+    sqrt(|median| + float64(float32(read_noise * gain) ** 2) / nframes)``.
+
+    Parameters
+    ----------
+    data : (nints, ngroups, nrows, ncols) ndarray, DN
+    gain, read_noise : (nrows, ncols) float32 ndarray
+        e/DN; DN (CDS).
+    nframes : int
+    medians : (nrows, ncols) float64 ndarray
+        The single pass's median difference of each pixel, electrons.
+    flat : (n,) int64 ndarray
+        Flat GROUPDQ indices of flags the single pass set.
+
+    Returns
+    -------
+    difference_dn, difference_e : (n,) float32 ndarray
+    significance_sigma : (n,) float64 ndarray
+    """
+    difference_dn, difference_e = group_differences(data, gain, flat)
+    _, _, y, x = np.unravel_index(flat, data.shape)
+    noise_e = read_noise[y, x].astype(np.float32) * gain[y, x].astype(np.float32)
+    variance = (noise_e * noise_e).astype(np.float64) / (0.5 * (2.0 * nframes))
+    centre = medians[y, x]
+    sigma = np.sqrt(np.abs(centre) + variance)
+    sigma[sigma == 0] = np.nan  # as the search: never flagged there
+    return difference_dn, difference_e, np.abs(difference_e.astype(np.float64) - centre) / sigma
 
 
 def group_differences(data, gain, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

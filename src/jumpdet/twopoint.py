@@ -211,13 +211,12 @@ def _threshold_for(n_usable, thresholds):
 
 
 @kernel
-def _single_pass_row(diffs, gdq, row, c0, variance, single_pass, sorted_diffs, count, centre, sigma, listing):
+def _single_pass_row(diffs, gdq, row, c0, variance, single_pass, sorted_diffs, count, centre, sigma):
     """Flag every difference of a row more than the threshold (sigma) from its pixel's median.
 
     Only the medians are needed, so a row whose differences are all usable
     is ordered by the median network alone. ``residual / sigma > threshold``
-    is decided by the division itself, as jwst does. A ``listing`` (not
-    None) receives each flag with that ratio.
+    is decided by the division itself, as jwst does.
     """
     threshold = single_pass.threshold
     nvalues, ncols = diffs.shape
@@ -229,13 +228,6 @@ def _single_pass_row(diffs, gdq, row, c0, variance, single_pass, sorted_diffs, c
     for k in range(nvalues):
         group = gdq[k // ndiffs, k % ndiffs + 1, row, c0 : c0 + ncols]
         _flag_far_from_centre(diffs[k], group, centre, sigma, threshold)
-        if listing is not None:
-            for c in range(ncols):
-                if group[c] & JUMP_DET:  # few: the flag's own test only there
-                    v = np.float64(diffs[k, c])
-                    ratio = abs(v - centre[c]) / sigma[c]
-                    if abs(v) < np.inf and ratio > threshold:
-                        _list_flag(listing, gdq.shape, k // ndiffs, k % ndiffs + 1, row, c0 + c, ratio)
 
 
 @kernel(numpy_division=True)  # no zero-division check: SIMD lanes
@@ -426,9 +418,7 @@ def _search_rows(tile, nframes, iterative, single_pass, sigma_clip, brackets, li
                 diffs, gdq, row, c0, variance, iterative, sorted_diffs, count, centre, sigma, listing
             )
         if single_pass is not None:
-            _single_pass_row(
-                diffs, gdq, row, c0, variance, single_pass, sorted_diffs, count, centre, sigma, listing
-            )
+            _single_pass_row(diffs, gdq, row, c0, variance, single_pass, sorted_diffs, count, centre, sigma)
             if single_pass.medians.shape[0]:
                 for c in range(ncols):
                     single_pass.medians[row, c0 + c] = centre[c]
@@ -495,7 +485,10 @@ def find_jumps_in_tile(
         the ramps must have at least ``MEDIAN_SAMPLE`` differences.
     list_flags : bool, optional
         Also return the flags set, with what the search compared with its
-        threshold (the jump catalogue's primary jumps). Default False.
+        threshold (the jump catalogue's primary jumps). Default False. Not
+        on the single pass, whose values follow from ``medians``
+        (:func:`jumpdet.significance.measure_single_pass_jumps`): listing
+        there would test every difference a second time.
 
     Returns
     -------
@@ -504,11 +497,12 @@ def find_jumps_in_tile(
         Flat GROUPDQ index of each flag the search set in the tile
         (whether or not it was already set), in the search's order.
     significance : (n,) float64 ndarray
-        The value compared with the threshold: ``|d - median| / sigma`` on
-        the single pass, ``| |d| - clipped median | / sigma`` at the pass
-        that flagged ``d`` on the iterative path, ``|d - centre| / std`` of
-        the last clipping iteration on the sigma-clip path.
+        The value compared with the threshold: ``| |d| - clipped median | /
+        sigma`` at the pass that flagged ``d`` on the iterative path, ``|d -
+        centre| / std`` of the last clipping iteration on the sigma-clip path.
     """
+    if list_flags and DetectionPath(path) == DetectionPath.SINGLE_PASS:
+        raise ValueError("the single pass lists no flags: their values follow from its medians")
     nints, ngroups = data.shape[:2]
     block, origin, bounds = tile_data(data, rows, cols)
     # every path sorts a whole row of pixels at once: sigma clipping each set of
