@@ -86,11 +86,7 @@ def _showers() -> None:
 
 
 def _catalog() -> None:
-    """The jump catalogue's kernels: recording on each path, rows of whole words or not, and its ECSV."""
-    import tempfile
-    from pathlib import Path
-
-    from ..catalog import write_catalog
+    """The jump catalogue's kernels: recording on each path, rows of whole words or not."""
     from ..simulate.ramps import simulate_ramp
 
     for shape, params in (
@@ -101,11 +97,9 @@ def _catalog() -> None:
         ramp = simulate_ramp(shape, seed=0, jump_fraction=0.05)
         references = {"gain": ramp.gain, "read_noise": ramp.read_noise}
         for data in (ramp.data, ramp.data.astype(">f4")):
-            result = detect_jumps(
+            detect_jumps(
                 data, ramp.groupdq, ramp.pixeldq, **references, params=JumpParams(**params), catalog=True
             )
-    with tempfile.TemporaryDirectory() as folder:
-        write_catalog(result.catalog, Path(folder) / "compile_jumpcat.ecsv", compiled=True)
 
 
 #: What ``jumpdet compile`` can compile, by name (all of them by default).

@@ -10,7 +10,6 @@ GROUPDQ to a PNG, writes the ``jumpdet report`` of the output (figures and
 
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -180,24 +179,22 @@ def _ready_kernels(sim, announce: Callable[[str], None], method: str) -> float:
     the strip is laid out as the step's frame will be: tall enough to be cut
     into several tiles, its data big-endian, its references contiguous.
     """
-    from ..catalog import write_catalog
     from ..compilation import COMPILING_MESSAGE, announcing_compilation
     from ..detect import detect_jumps
     from ..params import JumpParams
 
     strip = np.s_[..., :16]
     start = time.perf_counter()
-    with announcing_compilation(lambda: announce(COMPILING_MESSAGE)), tempfile.TemporaryDirectory() as folder:
-        result = detect_jumps(
+    with announcing_compilation(lambda: announce(COMPILING_MESSAGE)):
+        detect_jumps(
             sim.data[strip].astype(">f4"),  # big-endian, as FITS gives them
             sim.groupdq[strip],
             sim.pixeldq[strip],
             gain=np.ascontiguousarray(sim.gain[strip]),  # whole rows of references, as the step's
             read_noise=np.ascontiguousarray(sim.read_noise[strip]),
             params=JumpParams(method=method),
-            catalog=True,  # the step writes the catalogue too
+            catalog=True,  # the step records the catalogue too
         )
-        write_catalog(result.catalog, Path(folder) / "warm_up_jumpcat.ecsv")
     return time.perf_counter() - start
 
 
