@@ -56,6 +56,11 @@ def _kill_writer_after(folder: Path, target: Path, delay_s: float, flush: str) -
     )
     assert writer.stdout.readline().strip() == "ready"
     time.sleep(delay_s)
+    # then at once when a write is under way (its temporary exists): without fsync a
+    # save is so quick that a kill at a fixed time often falls between two saves
+    deadline = time.monotonic() + 30
+    while not list(folder.glob(f".{target.name}.*.part")) and time.monotonic() < deadline:
+        time.sleep(0.001)
     writer.send_signal(signal.SIGKILL)
     writer.wait(timeout=60)
     writer.stdout.close()
