@@ -395,7 +395,8 @@ def _median_planes(shape, path):
     post-processing need not read the ramp again. Short ramps of the other
     paths get nothing: the post-processing sorts their few jumped pixels.
     Nor does any path when no neighbours and no groups after jumps are
-    flagged: nothing then measures a jump.
+    flagged: nothing then measures a jump (except the jump catalogue, which
+    takes the single pass's values from its medians).
 
     Returns
     -------
