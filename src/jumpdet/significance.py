@@ -31,6 +31,9 @@ By path (:mod:`jumpdet.twopoint`):
 
 import numpy as np
 
+from .compilation import kernel
+from .twopoint import read_variance, sigma_from_median
+
 __all__ = ["group_differences", "measure_primary_jumps", "measure_single_pass_jumps"]
 
 
@@ -66,10 +69,10 @@ def measure_primary_jumps(data, gain, listed: tuple[np.ndarray, np.ndarray], fla
 def measure_single_pass_jumps(data, gain, read_noise, nframes: int, medians, flat: np.ndarray):
     """:func:`measure_primary_jumps` for the single pass, from the median difference it kept per pixel.
 
-    The ratio is the search's, operation for operation
+    The ratio is computed by the search's own functions
     (:func:`jumpdet.twopoint.read_variance`,
-    :func:`jumpdet.twopoint.sigma_from_median`): ``|float64(d) - median| /
-    sqrt(|median| + float64(float32(read_noise * gain) ** 2) / nframes)``.
+    :func:`jumpdet.twopoint.sigma_from_median`), on the same types:
+    ``|float64(d) - median| / sigma(median)``.
 
     Parameters
     ----------
@@ -89,12 +92,19 @@ def measure_single_pass_jumps(data, gain, read_noise, nframes: int, medians, fla
     """
     difference_dn, difference_e = group_differences(data, gain, flat)
     _, _, y, x = np.unravel_index(flat, data.shape)
-    noise_e = read_noise[y, x].astype(np.float32) * gain[y, x].astype(np.float32)
-    variance = (noise_e * noise_e).astype(np.float64) / (0.5 * (2.0 * nframes))
-    centre = medians[y, x]
-    sigma = np.sqrt(np.abs(centre) + variance)
-    sigma[sigma == 0] = np.nan  # as the search: never flagged there
-    return difference_dn, difference_e, np.abs(difference_e.astype(np.float64) - centre) / sigma
+    gains, noises = gain[y, x].astype(np.float32), read_noise[y, x].astype(np.float32)
+    significance = _single_pass_ratios(difference_e, medians[y, x], noises, gains, nframes)
+    return difference_dn, difference_e, significance
+
+
+@kernel
+def _single_pass_ratios(differences, centres, read_noises, gains, nframes):
+    """``|d - median| / sigma`` of each flag, as :func:`jumpdet.twopoint._single_pass_row` computes it."""
+    out = np.empty(differences.size)
+    for j in range(out.size):
+        sigma = sigma_from_median(centres[j], read_variance(read_noises[j], gains[j], nframes))
+        out[j] = abs(np.float64(differences[j]) - centres[j]) / sigma
+    return out
 
 
 def group_differences(data, gain, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
