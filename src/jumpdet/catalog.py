@@ -145,24 +145,20 @@ def write_catalog(table, path) -> Path:
 def _write_ecsv(table, out) -> None:
     """ECSV into the binary stream ``out``: astropy's header (column-name line included), then the rows."""
     import pyarrow as pa
+    from astropy.table import Table
     from pyarrow import csv
 
+    text = _as_text(Table(table, copy=False))  # the caller's table keeps its columns
+    for name in text.colnames:
+        if text[name].dtype.kind == "U" and np.char.find(text[name], " ").max(initial=-1) >= 0:
+            raise ValueError(f"column {name!r} holds spaces, which this writer does not quote")
     header = io.StringIO()
-    _as_text(table[:0]).write(header, format="ascii.ecsv")
+    text[:0].write(header, format="ascii.ecsv")
     out.write(header.getvalue().encode())
-    columns = {name: _plain_values(table[name]) for name in table.colnames}
     options = csv.WriteOptions(include_header=False, delimiter=" ", quoting_style="none")
-    csv.write_csv(pa.table(columns), out, write_options=options)
-
-
-def _plain_values(column) -> np.ndarray:
-    """A column's values as a plain array; strings must hold no space (the rows are not quoted)."""
-    values = np.asarray(column)
-    if values.dtype.kind in "OU":
-        values = values.astype(str)
-        if np.char.find(values, " ").max(initial=-1) >= 0:
-            raise ValueError(f"column {column.name!r} holds spaces, which this writer does not quote")
-    return values
+    csv.write_csv(
+        pa.table({name: np.asarray(text[name]) for name in text.colnames}), out, write_options=options
+    )
 
 
 def _as_text(table):
