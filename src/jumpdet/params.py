@@ -231,6 +231,15 @@ see the step spec
         """
         return dataclasses.replace(self, **changes)
 
+    @property
+    def thresholds(self) -> tuple[float, float, float]:
+        """The thresholds (sigma) for 4 or more, 3 and 2 usable differences."""
+        return (
+            self.rejection_threshold,
+            self.four_group_rejection_threshold,
+            self.three_group_rejection_threshold,
+        )
+
     @classmethod
     def from_jwst(
         cls,

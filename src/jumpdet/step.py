@@ -203,21 +203,16 @@ class JumpStep(AtomicSaveMixin, CrdsOptionalMixin, Step):
 
 def _threshold_message(params):
     """The log line of the thresholds (format and arguments): per difference, or per ramp for likelihood."""
-    thresholds = (
-        params.rejection_threshold,
-        params.four_group_rejection_threshold,
-        params.three_group_rejection_threshold,
-    )
     if params.method == "likelihood":
         return (
             "Jump threshold: per ramp (one integration of one pixel), the false-positive rate of "
             "%g sigma with 4 or more usable differences, %g with 3, %g with 2, "
             "shared among the ramp's tests",
-            *thresholds,
+            *params.thresholds,
         )
     return (
         "Jump threshold: %g sigma for pixels with 4 or more usable differences, %g with 3, %g with 2",
-        *thresholds,
+        *params.thresholds,
     )
 
 

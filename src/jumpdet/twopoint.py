@@ -513,12 +513,7 @@ def find_jumps_in_tile(
     pairs = sorting_network(per_set, ROW_NETWORK_LIMIT)
     iterative = single_pass = sigma_clip = None
     if path == DetectionPath.ITERATIVE:
-        thresholds = (
-            params.rejection_threshold,
-            params.four_group_rejection_threshold,
-            params.three_group_rejection_threshold,
-        )
-        iterative = _Iterative(np.array(thresholds), pairs)
+        iterative = _Iterative(np.array(params.thresholds), pairs)
     elif path == DetectionPath.SINGLE_PASS:
         found = np.empty((0, 0)) if medians is None else medians
         single_pass = _SinglePass(params.rejection_threshold, pairs, median_network(per_pixel), found)
