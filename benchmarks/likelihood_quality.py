@@ -98,9 +98,7 @@ def simulate(readout: Readout, npix: int, nclean: int, seed: int, jumps_per_ramp
 
 
 def ramp_model(sim, readout: Readout):
-    from stdatamodels.jwst.datamodels import GainModel, ReadnoiseModel
-
-    from jumpdet.simulate.ramps import SyntheticRamp, to_ramp_model
+    from jumpdet.simulate.ramps import SyntheticRamp, to_ramp_model, to_reference_models
 
     shape = sim.data.shape[2:]
     ones = np.ones(shape, np.float32)
@@ -119,15 +117,7 @@ def ramp_model(sim, readout: Readout):
     model = to_ramp_model(synthetic, instrument="NIRCAM", detector="NRCA1", filter="F200W")
     model.meta.exposure.groupgap = readout.groupgap
     model.meta.exposure.frame_time = 1.0
-    refs = []
-    for cls, value in ((GainModel, ones), (ReadnoiseModel, ones * READ_NOISE_CDS)):
-        ref = cls(data=value)
-        ref.meta.instrument.name = "NIRCAM"
-        ref.meta.subarray.name = "FULL"
-        ref.meta.subarray.xstart = ref.meta.subarray.ystart = 1
-        ref.meta.subarray.ysize, ref.meta.subarray.xsize = shape
-        refs.append(ref)
-    return model, refs
+    return model, to_reference_models(ones, ones * READ_NOISE_CDS, instrument="NIRCAM")
 
 
 def jwst_flags(sim, readout, threshold):

@@ -127,8 +127,7 @@ WORKER = textwrap.dedent("""
     import itertools, json, sys, time
     import numpy as np
     from jumpdet.simulate import events as simulate_events
-    from jumpdet.simulate.ramps import simulate_ramp, to_ramp_model
-    from stdatamodels.jwst.datamodels import GainModel, ReadnoiseModel
+    from jumpdet.simulate.ramps import simulate_ramp, to_ramp_model, to_reference_models
 
     def status_kb(field):
         for line in open("/proc/self/status"):
@@ -151,15 +150,7 @@ WORKER = textwrap.dedent("""
         name, detector, filter_ = case["instrument"]
         model = to_ramp_model(sim, instrument=name, detector=detector, filter=filter_)
         model.meta.exposure.groupgap = (case["readout"] or {}).get("groupgap", 0)
-        refs = []
-        for cls, data in ((GainModel, sim.gain), (ReadnoiseModel, sim.read_noise)):
-            ref = cls(data=data)
-            ref.meta.instrument.name = name
-            ref.meta.subarray.name = "FULL"
-            ref.meta.subarray.xstart = ref.meta.subarray.ystart = 1
-            ref.meta.subarray.ysize, ref.meta.subarray.xsize = data.shape
-            refs.append(ref)
-        return model, refs
+        return model, to_reference_models(sim.gain, sim.read_noise, instrument=name)
 
     case, impl, out = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
     params = case["params"] or {}

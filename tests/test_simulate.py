@@ -319,3 +319,17 @@ def test_to_ramp_model_needs_exp_type_for_other_instruments():
     sim = simulate_ramp((1, 3, 4, 4), seed=0)
     with pytest.raises(ValueError, match="exp_type"):
         simulate.to_ramp_model(sim, instrument="NIRSPEC", detector="NRS1", filter="CLEAR")
+
+
+def test_to_reference_models_serve_as_the_steps_override_references(tmp_path):
+    from jumpdet import JumpStep
+
+    sim = simulate_ramp((1, 6, 8, 10), seed=0, gain=3.0, read_noise=7.0, jump_fraction=0.0)
+    gain, read_noise = simulate.to_reference_models(sim.gain, sim.read_noise, instrument="miri")
+    assert (gain.meta.instrument.name, gain.meta.subarray.name) == ("MIRI", "FULL")
+    assert (read_noise.meta.subarray.xsize, read_noise.meta.subarray.ysize) == (10, 8)
+    np.testing.assert_array_equal(gain.data, sim.gain)
+    np.testing.assert_array_equal(read_noise.data, sim.read_noise)
+    with simulate.to_ramp_model(sim) as model:
+        result = JumpStep.call(model, override_gain=gain, override_readnoise=read_noise)
+    assert result.groupdq.shape == sim.groupdq.shape

@@ -120,9 +120,7 @@ def warm_up() -> None:
 
 
 def _run_step_once(folder: Path, ngroups: int) -> None:
-    from stdatamodels.jwst.datamodels import GainModel, ReadnoiseModel
-
-    from ..simulate.ramps import simulate_ramp, to_ramp_model
+    from ..simulate.ramps import simulate_ramp, to_ramp_model, to_reference_models
     from ..step import JumpStep
 
     # several search tiles and row blocks, as in a full frame: the kernels then meet the
@@ -131,18 +129,10 @@ def _run_step_once(folder: Path, ngroups: int) -> None:
     path = folder / f"warm{ngroups}_refpix.fits"
     with to_ramp_model(sim) as model:
         model.save(path)
-    references = {}
-    for name, cls, data in (
-        ("override_gain", GainModel, sim.gain),
-        ("override_readnoise", ReadnoiseModel, sim.read_noise),
-    ):
-        reference = cls(data=data)
-        reference.meta.instrument.name = "MIRI"
-        reference.meta.subarray.name = "FULL"
-        reference.meta.subarray.xstart = reference.meta.subarray.ystart = 1
-        reference.meta.subarray.ysize, reference.meta.subarray.xsize = data.shape
-        references[name] = reference
-    step = JumpStep(**references, output_dir=str(folder), save_results=True)
+    gain, read_noise = to_reference_models(sim.gain, sim.read_noise)
+    step = JumpStep(
+        override_gain=gain, override_readnoise=read_noise, output_dir=str(folder), save_results=True
+    )
     step.run(str(path)).close()
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "miri_imager_demo",
     "simulate_ramp",
     "to_ramp_model",
+    "to_reference_models",
 ]
 
 # exposure type and readout pattern of an imaging exposure, by instrument
@@ -431,3 +432,32 @@ def to_ramp_model(
     model.meta.subarray.xsize, model.meta.subarray.ysize = ncols, nrows
     model.meta.cal_step.refpix = "COMPLETE"
     return model
+
+
+def to_reference_models(gain, read_noise, *, instrument="MIRI"):
+    """GAIN and READNOISE reference models of a simulation's references, for the override options.
+
+    Parameters
+    ----------
+    gain, read_noise : (nrows, ncols) ndarray
+        e/DN; DN (CDS), as :class:`SyntheticRamp` holds them.
+    instrument : str
+        ``meta.instrument.name``.
+
+    Returns
+    -------
+    (GainModel, ReadnoiseModel)
+        Full-frame references (subarray ``FULL`` from pixel 1, 1) covering ``gain``'s shape,
+        to pass as ``override_gain`` and ``override_readnoise``.
+    """
+    from stdatamodels.jwst.datamodels import GainModel, ReadnoiseModel
+
+    references = []
+    for model_class, data in ((GainModel, gain), (ReadnoiseModel, read_noise)):
+        reference = model_class(data=data)
+        reference.meta.instrument.name = instrument.upper()
+        reference.meta.subarray.name = "FULL"
+        reference.meta.subarray.xstart = reference.meta.subarray.ystart = 1
+        reference.meta.subarray.ysize, reference.meta.subarray.xsize = data.shape
+        references.append(reference)
+    return tuple(references)
