@@ -380,6 +380,24 @@ def test_likelihood_jumps_are_primary_in_the_catalogue_with_difference_and_signi
     assert (record.significance_sigma > 10).all()  # 60 e against about 3.5 e of one difference
 
 
+def test_likelihood_catalogue_differences_are_the_searchs_electrons():
+    from jumpdet.detect import detect_jumps_inplace
+
+    data = np.tile(pixel(grouped_ramp(17, 60.0, wiggle=WIGGLE)), (1, 1, 2, 2)) * np.float32(1.3)
+    gain = np.full((2, 2), 1.7, np.float32)
+    params = JumpParams(method="likelihood", flag_4_neighbors=False, **GROUPED)
+    record = detect_jumps_inplace(
+        data, np.zeros(data.shape, np.uint8), np.zeros((2, 2), np.uint32), gain=gain,
+        read_noise=np.full((2, 2), 4.0, np.float32), params=params, record=True,
+    ).record  # fmt: skip
+    assert record.group.size
+    later = data[0, record.group, record.y, record.x]
+    earlier = data[0, record.group - 1, record.y, record.x]
+    assert_array_equal(record.difference_dn, later - earlier)
+    # each group in float32 electrons, then their difference: what the search compares
+    assert_array_equal(record.difference_e, later * gain[0, 0] - earlier * gain[0, 0])
+
+
 def _primary_record(data, **params):
     from jumpdet.detect import detect_jumps_inplace
 

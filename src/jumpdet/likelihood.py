@@ -64,6 +64,7 @@ from .likelihood_flags import flag_rules, jump_marks, mark_jump
 from .params import JumpParams
 from .tiling import tile_data
 from .twopoint import _fill_row_differences as fill_row_differences
+from .twopoint import group_differences
 
 __all__ = [
     "JumpRecords",
@@ -476,7 +477,6 @@ def measure_jumps(data, gdq, gain, read_noise, params: JumpParams, flat: np.ndar
     nints, ngroups, nrows, ncols = data.shape
     frame = nrows * ncols
     i, g, pixel = flat // frame // ngroups, flat // frame % ngroups, flat % frame
-    y, x = pixel // ncols, pixel % ncols
     pixels, column = np.unique(pixel, return_inverse=True)
     py, px = pixels // ncols, pixels % ncols
     sub = np.ascontiguousarray(data[:, :, py, px], dtype=np.float32)[:, :, None, :]
@@ -499,11 +499,7 @@ def measure_jumps(data, gdq, gain, read_noise, params: JumpParams, flat: np.ndar
     if codes.size:
         match = codes[at] == wanted
         significance[match] = values[at[match]]
-    later = data[i, g, y, x].astype(np.float32)
-    earlier = data[i, g - 1, y, x].astype(np.float32)
-    difference_dn = later - earlier
-    difference_e = difference_dn * gain[y, x].astype(np.float32)
-    return difference_dn, difference_e, significance
+    return (*group_differences(data, gain, flat), significance)
 
 
 def sigma_equivalent(width: np.ndarray, statistic: np.ndarray) -> np.ndarray:

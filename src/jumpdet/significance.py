@@ -32,9 +32,9 @@ By path (:mod:`jumpdet.twopoint`):
 import numpy as np
 
 from .compilation import kernel
-from .twopoint import read_variance, sigma_from_median
+from .twopoint import group_differences, read_variance, sigma_from_median
 
-__all__ = ["group_differences", "measure_primary_jumps", "measure_single_pass_jumps"]
+__all__ = ["measure_primary_jumps", "measure_single_pass_jumps"]
 
 
 def measure_primary_jumps(data, gain, listed: tuple[np.ndarray, np.ndarray], flat: np.ndarray):
@@ -105,17 +105,3 @@ def _single_pass_ratios(differences, centres, read_noises, gains, nframes):
         sigma = sigma_from_median(centres[j], read_variance(read_noises[j], gains[j], nframes))
         out[j] = abs(np.float64(differences[j]) - centres[j]) / sigma
     return out
-
-
-def group_differences(data, gain, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Group ``g`` minus group ``g - 1`` at flat GROUPDQ indices ``flat`` (all with ``g >= 1``).
-
-    Returns the difference in DN and in electrons as the search forms it
-    (each group converted to float32 electrons, then subtracted in float32),
-    both float32; only the ``2 n`` samples are read.
-    """
-    i, g, y, x = np.unravel_index(flat, data.shape)
-    later = data[i, g, y, x].astype(np.float32)
-    earlier = data[i, g - 1, y, x].astype(np.float32)
-    gains = gain[y, x].astype(np.float32)
-    return later - earlier, later * gains - earlier * gains

@@ -58,7 +58,14 @@ from .params import JumpParams
 from .plan import DetectionPath
 from .tiling import tile_data
 
-__all__ = ["Listing", "electrons", "find_jumps_in_tile", "read_variance", "sigma_from_median"]
+__all__ = [
+    "Listing",
+    "electrons",
+    "find_jumps_in_tile",
+    "group_differences",
+    "read_variance",
+    "sigma_from_median",
+]
 
 
 @kernel
@@ -89,6 +96,20 @@ def sigma_from_median(median_diff, variance):
 def electrons(value, dq, gain):
     """One group's signal in electrons (float32, as jwst multiplies), NaN if SATURATED or DO_NOT_USE."""
     return np.float32(np.nan) if dq & UNUSABLE else value * gain
+
+
+def group_differences(data, gain, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group ``g`` minus group ``g - 1`` at flat GROUPDQ indices ``flat`` (all with ``g >= 1``).
+
+    Returns the difference in DN and in electrons as the search forms it
+    (each group converted to float32 electrons, then subtracted in float32),
+    both float32; only the ``2 n`` samples are read.
+    """
+    i, g, y, x = np.unravel_index(flat, data.shape)
+    later = data[i, g, y, x].astype(np.float32)
+    earlier = data[i, g - 1, y, x].astype(np.float32)
+    gains = gain[y, x].astype(np.float32)
+    return later - earlier, later * gains - earlier * gains
 
 
 @kernel
