@@ -24,7 +24,7 @@ import numpy as np
 from .detect import detect_jumps
 from .flags import JUMP_DET
 from .params import JumpParams
-from .simulate.ramps import simulate_ramp
+from .simulate.ramps import jump_significance_sigma, simulate_ramp
 
 __all__ = ["DEFAULT_THRESHOLDS", "SIZE_BINS_SIGMA", "TuneResult", "plot_tuning", "tune_thresholds"]
 
@@ -115,8 +115,8 @@ def tune_thresholds(
     shape = (nints, ngroups, pixels, pixels)
     common = dict(gain=gain, read_noise=read_noise, group_time=group_time, nframes=nframes,
                   flux_dn_per_s=flux_dn_per_s)  # fmt: skip
-    sigma_e = np.sqrt(flux_dn_per_s * group_time * gain + (read_noise * gain) ** 2 / nframes)
-    sigma_dn = float(sigma_e / gain)
+    noise = dict(gain=gain, read_noise_dn=read_noise, flux_dn_per_s=flux_dn_per_s, group_time=group_time)
+    sigma_dn = 1.0 / float(jump_significance_sigma(1.0, **noise, nframes=nframes))  # one difference's noise
     amplitudes = (SIZE_BINS_SIGMA[0] * sigma_dn, SIZE_BINS_SIGMA[-1] * sigma_dn)
     quiet = simulate_ramp(shape, seed=seed, jump_fraction=0.0, **common)
     jumpy = simulate_ramp(shape, seed=seed + 1, jump_fraction=0.01, jump_amplitude_dn=amplitudes, **common)
