@@ -46,6 +46,7 @@ ORDER = [
     "simulate.frames",
     "detect",
     "catalog",
+    "table_text",
     "significance",
     "recording",
     "large_events",

@@ -49,7 +49,7 @@ def run(args, cache_dir):
     return subprocess.run(args, env=env, capture_output=True, text=True, check=True, timeout=1800)
 
 
-# DETECT with the catalogue, printing the jumpdet kernels numba compiled more than once.
+# DETECT with the catalogue, its rows as text too, printing the jumpdet kernels numba compiled more than once.
 COMPILED_TWICE = (
     """
 from collections import Counter
@@ -63,8 +63,14 @@ class Count(event.Listener):
         pass
 event.register("numba:compile", Count())
 """
-    + DETECT.replace("read_noise=ramp.read_noise)", "read_noise=ramp.read_noise, catalog=True)")
-    + "print(sorted(name for name, n in compiled.items() if n > 1))"
+    + DETECT.replace("detect_jumps(ramp", "table = detect_jumps(ramp").replace(
+        "read_noise=ramp.read_noise)", "read_noise=ramp.read_noise, catalog=True).catalog"
+    )
+    + """
+from jumpdet.table_text import rows_text
+list(rows_text([table[name] for name in table.colnames]))
+print(sorted(name for name, n in compiled.items() if n > 1))
+"""
 )
 
 
@@ -88,8 +94,8 @@ CATALOGUE_KERNELS = (
     DETECT
     + """
 from numba.core.registry import CPUDispatcher
-from jumpdet import catalog, recording, significance
-print(sorted(f"{m.__name__}.{name}" for m in (catalog, recording, significance)
+from jumpdet import catalog, recording, significance, table_text
+print(sorted(f"{m.__name__}.{name}" for m in (catalog, recording, significance, table_text)
              for name, f in vars(m).items()
              if isinstance(f, CPUDispatcher) and f.py_func.__module__ == m.__name__ and f.signatures))
 """

@@ -25,6 +25,7 @@ import numpy as np
 
 from .atomic import write_atomically
 from .recording import CAUSES, JumpRecord
+from .table_text import rows_text
 
 __all__ = ["CATALOG_SUFFIX", "jump_catalog", "read_catalog", "write_catalog"]
 
@@ -122,11 +123,11 @@ def write_catalog(table, path) -> Path:
     """Write ``table`` as ECSV at ``path`` atomically (:func:`jumpdet.atomic.write_atomically`).
 
     Readers never see a partial file; an existing file is replaced. The
-    header is astropy's; the rows are written by pyarrow's CSV writer (C++,
-    about 25 times faster than astropy's ECSV writer: 0.17-0.22 s against
-    5.5 s for 400,000 rows), every number exactly: float32 values as the
-    shortest decimal that reads back to the float32, float64 values as the
-    shortest that reads back to the float64, NaN as ``nan``.
+    header is astropy's; the rows are written by :mod:`jumpdet.table_text`
+    (about 40 times faster than astropy's ECSV writer: 0.09 s against 5.5 s
+    for 400,000 rows), every number exactly: float32 values as the shortest
+    decimal that reads back to the float32, float64 values as the shortest
+    that reads back to the float64, NaN as ``nan``.
 
     Parameters
     ----------
@@ -137,6 +138,12 @@ def write_catalog(table, path) -> Path:
     Returns
     -------
     pathlib.Path
+
+    Raises
+    ------
+    ValueError
+        If a string cell is empty or holds a space, a quote or a line break
+        (cells are not quoted); nothing is written.
     """
     write_atomically(path, partial(_write_ecsv, table))
     return Path(path)
@@ -144,25 +151,15 @@ def write_catalog(table, path) -> Path:
 
 def _write_ecsv(table, out) -> None:
     """ECSV into the binary stream ``out``: astropy's header (column-name line included), then the rows."""
-    import pyarrow as pa
-    from astropy.table import Table
-    from pyarrow import csv
-
-    text = _as_text(Table(table, copy=False))  # the caller's table keeps its columns
-    for name in text.colnames:
-        if text[name].dtype.kind == "U" and np.char.find(text[name], " ").max(initial=-1) >= 0:
-            raise ValueError(f"column {name!r} holds spaces, which this writer does not quote")
     header = io.StringIO()
-    text[:0].write(header, format="ascii.ecsv")
+    _as_text(table[:0]).write(header, format="ascii.ecsv")
     out.write(header.getvalue().encode())
-    options = csv.WriteOptions(include_header=False, delimiter=" ", quoting_style="none")
-    csv.write_csv(
-        pa.table({name: np.asarray(text[name]) for name in text.colnames}), out, write_options=options
-    )
+    for text in rows_text([np.asarray(table[name]) for name in table.colnames]):
+        out.write(text)
 
 
 def _as_text(table):
-    """``table`` with its object columns (of strings) as string columns, which ECSV writes plainly."""
+    """``table`` (a slice: its own columns) with its object columns (of strings) as string columns."""
     for name in table.colnames:
         if table[name].dtype.kind == "O":
             description = table[name].description

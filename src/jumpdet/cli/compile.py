@@ -86,8 +86,9 @@ def _showers() -> None:
 
 
 def _catalog() -> None:
-    """The jump catalogue's kernels: recording on each path, rows of whole words or not."""
+    """The jump catalogue's kernels: recording on each path, rows of whole words or not; its text."""
     from ..simulate.ramps import simulate_ramp
+    from ..table_text import rows_text
 
     for shape, params in (
         ((1, 6, 8, 16), {}),
@@ -97,9 +98,10 @@ def _catalog() -> None:
         ramp = simulate_ramp(shape, seed=0, jump_fraction=0.05)
         references = {"gain": ramp.gain, "read_noise": ramp.read_noise}
         for data in (ramp.data, ramp.data.astype(">f4")):
-            detect_jumps(
+            table = detect_jumps(
                 data, ramp.groupdq, ramp.pixeldq, **references, params=JumpParams(**params), catalog=True
-            )
+            ).catalog
+    list(rows_text([table[name] for name in table.colnames]))
 
 
 #: What ``jumpdet compile`` can compile, by name (all of them by default).
