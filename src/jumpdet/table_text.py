@@ -149,8 +149,11 @@ def _joined_rows(integer, slot, numbers, text, starts, ends):
     rows ended by a newline.
     """
     ncols, nrows = integer.size, numbers.shape[1] if numbers.shape[0] else starts.shape[1]
-    widest = 20  # characters of an int64: 19 digits and a sign
-    out = np.empty(ncols * nrows + numbers.shape[0] * nrows * widest + (ends - starts).sum(), np.uint8)
+    size = ncols * nrows + numbers.shape[0] * nrows * 20  # an int64 has at most 19 digits and a sign
+    for c in range(starts.shape[0]):
+        for j in range(nrows):
+            size += ends[c, j] - starts[c, j]
+    out = np.empty(size, np.uint8)
     k = np.int64(0)
     for j in range(nrows):
         for c in range(ncols):
