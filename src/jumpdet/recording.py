@@ -150,11 +150,14 @@ class StageRecorder:
 
 @kernel
 def _byte_of_word(word, bit):
-    """The 8 pixels of a word whose flag ``bit`` (a single bit) is set, first pixel in the highest bit."""
-    out = np.uint8(0)
-    for k in range(8):
-        out |= np.uint8(((word >> np.uint64(8 * k + bit)) & np.uint64(1)) << np.uint64(7 - k))
-    return out
+    """The 8 pixels of a word whose flag ``bit`` (a single bit) is set, first pixel in the highest bit.
+
+    The flag of pixel ``k`` (byte ``k``) is moved to bit ``k`` of each byte's
+    lowest bit, then one multiplication gathers them into the top byte (its
+    terms never overlap, so nothing carries): pixel ``k`` lands on bit ``7 - k``.
+    """
+    lowest = (word >> np.uint64(bit)) & np.uint64(REPEATED_BYTE)
+    return np.uint8((lowest * np.uint64(0x8040201008040201)) >> np.uint64(56))
 
 
 _JUMP_BIT = JUMP_DET.bit_length() - 1
@@ -192,10 +195,11 @@ def _new_flags_of_words(words, seen, bit):
 
 @kernel
 def _popcount(byte):
-    n = 0
-    for k in range(8):
-        n += (byte >> k) & 1
-    return n
+    """Set bits of a byte, by adding neighbouring counts (no loop)."""
+    b = np.uint32(byte)
+    b = b - ((b >> np.uint32(1)) & np.uint32(0x55))
+    b = (b & np.uint32(0x33)) + ((b >> np.uint32(2)) & np.uint32(0x33))
+    return np.int64((b + (b >> np.uint32(4))) & np.uint32(0x0F))
 
 
 @kernel
