@@ -12,6 +12,7 @@ from jumpdet._stats.ramp_likelihood import best_candidates, candidates_buffers, 
 from jumpdet.likelihood import chi_square_thresholds, covariance_coefficients, frame_times
 from jumpdet.params import params_from_step
 from jumpdet.simulate.frames import simulate_frame_ramps
+from jumpdet.simulate.ramps import simulate_ramp
 from test_core import detect as detect_with
 
 JUMP, SAT, DNU = flags.JUMP_DET, flags.SATURATED, flags.DO_NOT_USE
@@ -456,3 +457,26 @@ def test_the_threshold_log_line_says_what_the_threshold_is(method, caplog):
         assert (
             line == "Jump threshold: 4 sigma for pixels with 4 or more usable differences, 5 with 3, 6 with 2"
         )
+
+
+def test_catalogue_significance_is_each_pixels_own_search_whatever_surrounds_it():
+    # the search lists each flag as it sets it; a pixel's result never depends on the
+    # others, so a pixel searched alone gives the same flags and significance
+    sim = simulate_ramp((2, 9, 12, 10), seed=4, jump_fraction=0.03, nframes=4)
+    record = _primary_record(sim.data, read_noise=8.0, **GROUPED)
+    assert record.group.size > 20
+    for y, x in {(int(y), int(x)) for y, x in zip(record.y, record.x, strict=True)}:
+        alone = _primary_record(sim.data[:, :, y : y + 1, x : x + 1], read_noise=8.0, **GROUPED)
+        here = (record.y == y) & (record.x == x)
+        assert_array_equal(alone.significance_sigma, record.significance_sigma[here])
+        assert_array_equal(alone.group, record.group[here])
+
+
+def test_a_tile_with_more_flags_than_its_listing_has_room_for_is_listed_whole():
+    # 40 x 40 pixels of 9 differences: room for 1024 flags; a jump inside a group in
+    # every pixel sets 3200, so the tile is searched again with room for them all
+    ramp = grouped_ramp(17, 60.0, wiggle=WIGGLE, ngroups=10)
+    data = np.tile(pixel(ramp), (1, 1, 40, 40))
+    record = _primary_record(data, **GROUPED)
+    assert record.group.size == 2 * 40 * 40
+    assert np.unique(record.significance_sigma).size == 1 and record.significance_sigma[0] > 10

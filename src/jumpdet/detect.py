@@ -351,24 +351,35 @@ def _likelihood_inplace(data, gdq, gain, read_noise, params, max_workers, record
     """The likelihood search on tiles, then its post-processing on row blocks; returns the primary count.
 
     With a ``recorder`` (the jump catalogue), the search's flags are recorded
-    as primary jumps with their group difference and the likelihood jump's
-    significance (:func:`jumpdet.likelihood.measure_jumps`), then neighbours
-    and groups after jumps as their own causes, as on the two-point path.
+    as primary jumps with their group difference and the significance the
+    search listed as it set them (:func:`jumpdet.likelihood.sigma_equivalent`),
+    then neighbours and groups after jumps as their own causes, as on the
+    two-point path.
     """
     tiles = plan_tiles(data.shape, max_workers)
     marks = likelihood_flags.jump_marks(data.shape, params)
+    listing = recorder is not None
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
-        list(
+        searched = list(
             pool.map(
                 lambda t: likelihood.find_jumps_in_tile(
-                    data, gdq, gain, read_noise, params, rows=t.rows, cols=t.cols, marks=marks
+                    data,
+                    gdq,
+                    gain,
+                    read_noise,
+                    params,
+                    rows=t.rows,
+                    cols=t.cols,
+                    marks=marks,
+                    list_flags=listing,
                 ),
                 tiles.search,
             )
         )
         if recorder is not None:
-            measure = partial(likelihood.measure_jumps, data, gdq, gain, read_noise, params)
-            recorder.stage(gdq, "primary", measure)
+            recorder.stage(
+                gdq, "primary", partial(measure_primary_jumps, data, gain, _merged_listings(searched))
+            )
         blocks = tiles.row_blocks
         primary = None
         for cause, stage_params in _postprocess_passes(params, recorder is not None):

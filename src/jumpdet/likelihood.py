@@ -29,7 +29,8 @@ reads neither the data nor the search's statistics again.
 """
 
 from collections import namedtuple
-from functools import lru_cache
+from functools import lru_cache, partial
+from typing import NamedTuple
 
 import numpy as np
 from scipy.special import log_ndtr, ndtri_exp
@@ -63,8 +64,9 @@ from .flags import JUMP_DET
 from .likelihood_flags import flag_rules, jump_marks, mark_jump
 from .params import JumpParams
 from .tiling import tile_data
+from .twopoint import Listing
 from .twopoint import _fill_row_differences as fill_row_differences
-from .twopoint import group_differences
+from .twopoint import _list_flag as list_flag
 
 __all__ = [
     "JumpRecords",
@@ -72,7 +74,6 @@ __all__ = [
     "covariance_coefficients",
     "find_jumps_in_tile",
     "frame_times",
-    "measure_jumps",
     "search_buffers",
     "search_columns",
     "sigma_equivalent",
@@ -371,11 +372,13 @@ def _record(records, found, column, integration, cand, j):
 
 @kernel
 def _search_rows(
-    data, origin, gdq, gain, read_noise, bounds, coef, thresholds, pairs, median_pairs, rules, marks
+    data, origin, gdq, gain, read_noise, bounds, coef, thresholds, pairs, median_pairs, rules, marks, listings
 ):
     """OR JUMP_DET into ``gdq`` for the tile ``bounds`` (first row, end row, first column, end column).
 
-    Each jump's marks (:func:`jump_marks`) are set too, when ``marks`` is not empty.
+    Each jump's marks (:func:`jump_marks`) are set too, when ``marks`` is not
+    empty; with ``listings`` (not None), each flag is listed with its jump's
+    statistic (:class:`_Listings`).
     """
     nints, ngroups = gdq.shape[:2]
     r0, r1, c0, c1 = bounds
@@ -393,6 +396,10 @@ def _search_rows(
             i, c, g = records.integration[j], c0 + records.column[j], records.position[j] + 1
             for gg in range(g, g + records.width[j]):
                 gdq[i, gg, row, c] |= JUMP_DET
+            if listings is not None:
+                into = listings.one if records.width[j] == 1 else listings.two
+                for gg in range(g, g + records.width[j]):
+                    list_flag(into, gdq.shape, i, gg, row, c, records.statistic[j])
             if marks.shape[1]:
                 mark_jump(
                     marks,
@@ -418,8 +425,29 @@ def _kernel_inputs(params, nints, ngroups):
     )
 
 
+class _Listings(NamedTuple):
+    """The likelihood search's flags with their jump's statistic, by the jump's width.
+
+    ``one``: jumps of one difference; ``two``: pairs (each flags two
+    groups). The statistic becomes a sigma differently for each
+    (:func:`sigma_equivalent`), which the kernels cannot compute.
+    """
+
+    one: Listing
+    two: Listing
+
+
 def find_jumps_in_tile(
-    data, gdq, gain, read_noise, params: JumpParams, *, rows=slice(None), cols=slice(None), marks=None
+    data,
+    gdq,
+    gain,
+    read_noise,
+    params: JumpParams,
+    *,
+    rows=slice(None),
+    cols=slice(None),
+    marks=None,
+    list_flags: bool = False,
 ):
     """Search one tile of an exposure with the likelihood test; OR JUMP_DET into its GROUPDQ, in place.
 
@@ -437,69 +465,41 @@ def find_jumps_in_tile(
         The tile (unit step); the whole frame by default.
     marks : ndarray, optional
         :func:`jump_marks` of the exposure, to receive the tile's marks.
+    list_flags : bool, optional
+        Also return the flags set, each with the significance of the test
+        that set it (the jump catalogue's primary jumps). Default False.
+
+    Returns
+    -------
+    None, or with ``list_flags``:
+    flat : (n,) int64 ndarray
+        Flat GROUPDQ index of each flag the search set in the tile (a jump
+        inside a group sets two).
+    significance : (n,) float64 ndarray
+        :func:`sigma_equivalent` of the jump's statistic: the value its test
+        compared with the threshold, in Gaussian sigma.
     """
     nints, ngroups = data.shape[:2]
     block, origin, bounds = tile_data(data, rows, cols)
     references = (gain.astype(np.float32, copy=False), read_noise.astype(np.float32, copy=False))
     marks = jump_marks((0, 0, 0, 0), params) if marks is None else marks
     inputs = _kernel_inputs(params, nints, ngroups)
-    _search_rows(block, origin, gdq, *references, bounds, *inputs, flag_rules(params), marks)
-
-
-def measure_jumps(data, gdq, gain, read_noise, params: JumpParams, flat: np.ndarray):
-    """Difference and significance of flags the likelihood search set, at flat GROUPDQ indices ``flat``.
-
-    For the jump catalogue (:mod:`jumpdet.recording`): the pixels flagged are
-    searched again, alone (a pixel's result never depends on the others), and
-    each flag gets the jump that set it: the group difference (DN and
-    electrons) and the significance of the test that flagged it
-    (:func:`sigma_equivalent`: the value compared with the threshold, in Gaussian
-    sigma, so never below the ramp's ``rejection_threshold``). A jump inside
-    a group sets two flags; both carry its significance.
-
-    Parameters
-    ----------
-    data : (nints, ngroups, nrows, ncols) ndarray, DN
-    gdq : (nints, ngroups, nrows, ncols) uint8 ndarray
-        GROUPDQ as the search left it.
-    gain, read_noise : (nrows, ncols) ndarray
-        e/DN; DN (CDS).
-    params : JumpParams
-    flat : (n,) int64 ndarray
-        Flat indices of flags the search set (groups >= 1).
-
-    Returns
-    -------
-    difference_dn : (n,) float32 ndarray
-    difference_e : (n,) float32 ndarray
-    significance_sigma : (n,) float64 ndarray
-    """
-    nints, ngroups, nrows, ncols = data.shape
-    frame = nrows * ncols
-    i, g, pixel = flat // frame // ngroups, flat // frame % ngroups, flat % frame
-    pixels, column = np.unique(pixel, return_inverse=True)
-    py, px = pixels // ncols, pixels % ncols
-    sub = np.ascontiguousarray(data[:, :, py, px], dtype=np.float32)[:, :, None, :]
-    sub_gdq = np.ascontiguousarray(gdq[:, :, py, px])[:, :, None, :]
-    sub_gain = np.ascontiguousarray(gain[py, px], dtype=np.float32)[None, :]
-    sub_noise = np.ascontiguousarray(read_noise[py, px], dtype=np.float32)[None, :]
-    coef, thresholds, pairs, median_pairs = _kernel_inputs(params, nints, ngroups)
-    records = _measure_row(sub, sub_gdq, sub_gain, sub_noise, coef, thresholds, pairs, median_pairs)
-    # one code per flagged group of each jump: (integration, pixel, group); a pair flags two groups
-    first = (records.integration * pixels.size + records.column) * ngroups + records.position + 1
-    second = records.width == 2
-    codes = np.concatenate([first, first[second] + 1])
-    sigma = sigma_equivalent(records.width, records.statistic)
-    values = np.concatenate([sigma, sigma[second]])
-    order = np.argsort(codes, kind="stable")
-    codes, values = codes[order], values[order]
-    wanted = (i * pixels.size + column) * ngroups + g
-    at = np.minimum(np.searchsorted(codes, wanted), max(codes.size - 1, 0))
-    significance = np.full(flat.size, np.nan)
-    if codes.size:
-        match = codes[at] == wanted
-        significance[match] = values[at[match]]
-    return (*group_differences(data, gain, flat), significance)
+    rules = flag_rules(params)
+    search = partial(_search_rows, block, origin, gdq, *references, bounds, *inputs, rules, marks)
+    if not list_flags:
+        search(None)
+        return None
+    nrows, ncols = bounds[1] - bounds[0], bounds[3] - bounds[2]
+    room = Listing.first_room(nints * (ngroups - 1) * nrows * ncols)
+    while True:
+        listings = _Listings(Listing.with_room(room), Listing.with_room(room))
+        search(listings)  # flags and marks are OR-ed: searching again changes nothing
+        if not any(listing.overflowed() for listing in listings):
+            break
+        room = int(max(listings.one.count[0], listings.two.count[0]))  # rare: again, with room for all
+    (one, one_statistic), (two, two_statistic) = listings.one.listed(), listings.two.listed()
+    width = np.repeat([1, 2], [one.size, two.size])
+    return np.concatenate([one, two]), sigma_equivalent(width, np.concatenate([one_statistic, two_statistic]))
 
 
 def sigma_equivalent(width: np.ndarray, statistic: np.ndarray) -> np.ndarray:
@@ -527,7 +527,7 @@ def sigma_equivalent(width: np.ndarray, statistic: np.ndarray) -> np.ndarray:
 
 @kernel
 def _row_buffers(nints, ngroups, ncols):
-    """A row's buffers for :func:`_search_rows` and :func:`_measure_row`.
+    """A row's buffers for :func:`_search_rows`.
 
     Differences, rates and their sorted copy, the previous group, counts,
     centres, read variances, jump records and the search's buffers.
@@ -541,26 +541,3 @@ def _row_buffers(nints, ngroups, ncols):
     records = _records(nvalues * ncols)
     bufs = search_buffers(ngroups - 1, ncols)
     return diffs, rates, sorted_rates, previous, count, centre, read_var, records, bufs
-
-
-@kernel
-def _measure_row(data, gdq, gain, read_noise, coef, thresholds, pairs, median_pairs):
-    """The likelihood search of one row (``data[:, :, 0]``), its jump records returned."""
-    nints, ngroups, _, ncols = data.shape
-    diffs, rates, sorted_rates, previous, count, centre, read_var, records, bufs = _row_buffers(
-        nints, ngroups, ncols
-    )
-    fill_row_differences(data, (0, 0), gdq, gain, 0, 0, diffs, previous)
-    centre_rates(diffs, coef, rates, sorted_rates, count, pairs, median_pairs, centre)
-    for c in range(ncols):
-        read_var[c] = frame_read_variance(read_noise[0, c], gain[0, c])
-    found = search_columns(diffs, centre, read_var, coef, thresholds, bufs, records)
-    return JumpRecords(
-        records.column[:found],
-        records.integration[:found],
-        records.position[:found],
-        records.width[:found],
-        records.amplitude[:found],
-        records.significance[:found],
-        records.statistic[:found],
-    )

@@ -1,8 +1,9 @@
 """What the search compared with its threshold, for the jumps it flagged (the jump catalogue's values).
 
-Nothing is searched twice. The iterative and sigma-clip searches list each
-flag with the value they compared with their threshold as they set it
-(:func:`jumpdet.twopoint.find_jumps_in_tile` with ``list_flags=True``); the
+Nothing is searched twice. The iterative, sigma-clip and likelihood searches
+list each flag with the value they compared with their threshold as they set
+it (:func:`jumpdet.twopoint.find_jumps_in_tile`,
+:func:`jumpdet.likelihood.find_jumps_in_tile`, with ``list_flags=True``); the
 flags that turned out new are looked up in those lists. The single pass
 keeps each pixel's median difference (its ``medians`` plane), from which its
 ratio follows by the search's own arithmetic, for the few flags only (listing
@@ -25,6 +26,10 @@ By path (:mod:`jumpdet.twopoint`):
     upper) / 2`` and ``(upper - lower) / (2 * rejection_threshold)``); the
     flag means ``d`` lies outside the bounds: more than
     ``rejection_threshold`` to rounding.
+``likelihood``
+    The Gaussian sigma of the statistic of the test that found the jump
+    (:func:`jumpdet.likelihood.sigma_equivalent`); both flags of a jump
+    inside a group carry it.
 
 ``tests/test_catalog.py`` checks the values against an independent computation.
 """

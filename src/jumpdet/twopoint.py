@@ -168,6 +168,19 @@ class Listing(NamedTuple):
         """An empty listing with room for ``n`` flags."""
         return cls(np.empty(n, np.int64), np.empty(n), np.zeros(1, np.int64))
 
+    @classmethod
+    def first_room(cls, n_differences: int) -> int:
+        """A search's first room: a flag in 64 of its ``n_differences`` (far more than exposures carry)."""
+        return max(1024, n_differences // 64)
+
+    def listed(self) -> tuple[np.ndarray, np.ndarray]:
+        """(flat, significance) of the flags listed."""
+        return self.flat[: self.count[0]], self.significance[: self.count[0]]
+
+    def overflowed(self) -> bool:
+        """Whether more flags were set than the listing had room for."""
+        return bool(self.count[0] > self.flat.size)
+
 
 @kernel
 def _list_flag(listing, shape, i, g, row, col, significance):
@@ -553,15 +566,9 @@ def find_jumps_in_tile(
         _search_rows(tile, params.nframes, iterative, single_pass, sigma_clip, brackets, None)
         return None
     nrows, ncols = bounds[1] - bounds[0], bounds[3] - bounds[2]
-    listing = Listing.with_room(max(1024, nints * (ngroups - 1) * nrows * ncols // _LISTING_ROOM))
+    listing = Listing.with_room(Listing.first_room(nints * (ngroups - 1) * nrows * ncols))
     while True:
         _search_rows(tile, params.nframes, iterative, single_pass, sigma_clip, brackets, listing)
-        found = int(listing.count[0])
-        if found <= listing.flat.size:
-            return listing.flat[:found], listing.significance[:found]
-        listing = Listing.with_room(found)  # overflowed (rare): once more, with room for them all
-
-
-# a listing's first room: one flag in this many differences (a jump every
-# 64 differences is far more than real exposures carry)
-_LISTING_ROOM = 64
+        if not listing.overflowed():
+            return listing.listed()
+        listing = Listing.with_room(int(listing.count[0]))  # rare: once more, with room for them all

@@ -58,6 +58,11 @@ def _sigma_clip() -> None:
     _run((30, 10, 2, 8), minimum_sigclip_groups=30)  # long ramps: median brackets
 
 
+def _likelihood() -> None:
+    _run((1, 6, 8, 16), method="likelihood")
+    _run((2, 8, 8, 16), method="likelihood", nframes=4, groupgap=1)  # groups of frames: pairs too
+
+
 def _events(ramp, **jwst_parameters) -> None:
     """Detect jumps and large events in a seeded ramp, with jwst's parameters."""
     params = JumpParams.from_jwst(
@@ -94,6 +99,7 @@ def _catalog() -> None:
         ((1, 6, 8, 16), {}),
         ((1, 12, 8, 13), {}),
         ((4, 5, 8, 16), {"minimum_sigclip_groups": 4}),
+        ((1, 6, 8, 16), {"method": "likelihood"}),
     ):
         ramp = simulate_ramp(shape, seed=0, jump_fraction=0.05)
         references = {"gain": ramp.gain, "read_noise": ramp.read_noise}
@@ -109,6 +115,7 @@ WORKLOADS: dict[str, Callable[[], None]] = {
     "iterative": _iterative,
     "single_pass": _single_pass,
     "sigma_clip": _sigma_clip,
+    "likelihood": _likelihood,
     "snowballs": _snowballs,
     "showers": _showers,
     "catalog": _catalog,
