@@ -34,6 +34,16 @@ def test_a_small_table_reads_as_expected():
     assert ours(columns) == b"0 primary 0.1 1e+300\n-12 neighbour nan -0\n7 shower -2.5 inf\n"
 
 
+def test_big_endian_columns_are_written_as_native_ones():
+    native = [
+        np.array([1.5, np.nan, -2.0], np.float32),
+        np.array([3, -4, 5], np.int32),
+        np.array([0.1, 2.0, 1e300]),
+    ]
+    swapped = [column.astype(column.dtype.newbyteorder(">")) for column in native]  # as FITS tables hold them
+    assert ours(swapped) == ours(native) == pyarrows(native)
+
+
 def test_the_extreme_integers_are_written_whole():
     extremes = np.array([np.iinfo(np.int64).min, np.iinfo(np.int64).max, -1, 0, 9, 10, 99, 100])
     assert ours([extremes]).split() == [str(v).encode() for v in extremes]

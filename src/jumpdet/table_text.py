@@ -51,7 +51,8 @@ def rows_text(columns: Sequence[np.ndarray], rows_per_chunk: int = ROWS_PER_CHUN
     ValueError
         If a string cell is empty, missing, or holds a space, a quote or a line break.
     """
-    columns = [np.asarray(column) for column in columns]
+    # in native byte order: Arrow takes no other (a table read from FITS is big-endian)
+    columns = [_native(np.asarray(column)) for column in columns]
     integer = np.array([_is_integer(column) for column in columns], bool)
     # column c is row slot[c] of the integers if integer[c], else of the text cells' starts and ends
     slot = np.where(integer, np.cumsum(integer), np.cumsum(~integer)) - 1
@@ -70,6 +71,10 @@ def _gathered(cells, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     starts = _rows([start + base for (_, start, _), base in zip(cells, bases[:-1], strict=True)], n)
     ends = _rows([end + base for (_, _, end), base in zip(cells, bases[:-1], strict=True)], n)
     return text, starts, ends
+
+
+def _native(values: np.ndarray) -> np.ndarray:
+    return values.astype(values.dtype.newbyteorder("="), copy=False)
 
 
 def _is_integer(values: np.ndarray) -> bool:
