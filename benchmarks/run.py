@@ -169,8 +169,10 @@ WORKER = textwrap.dedent("""
                                 nframes=model.meta.exposure.nframes, gain=gain)
         if impl == "scaling":
             variants = {"one": (1, False), "many": (int(out), False)}
-        else:
-            variants = {"off": (1, False), "on": (1, True)}
+        else:  # with the step's threads
+            from jumpdet.step import resolve_cores
+            threads = resolve_cores(params.get("maximum_cores", "1"))
+            variants = {"off": (threads, False), "on": (threads, True)}
         import resource
         def cpu_seconds():
             usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -470,17 +472,18 @@ def machine() -> str:
     return f"{model}; {os.cpu_count()} cores; load average {load}; Python {python}; {versions}"
 
 
-def catalog_cost(names: list[str]) -> int:
+def catalog_cost(names: list[str], cores: str = "1") -> int:
     """Print the core's and the step's seconds with the jump catalogue off and on, per case."""
     print(
-        "jump catalogue off and on: jumpdet's core (detect_jumps_inplace, 1 thread, table included;\n"
-        "best of 4), JumpStep.call on the model in memory (the ECSV file written too; best of 3), and\n"
-        "JumpStep.call file to file (FITS read, product and ECSV written, as strun runs it; best of 3)"
+        f"jump catalogue off and on, maximum_cores={cores}: jumpdet's core (detect_jumps_inplace,\n"
+        "table included; best of 4), JumpStep.call on the model in memory (the ECSV file written too;\n"
+        "best of 3), and JumpStep.call file to file (FITS read, product and ECSV written, as strun\n"
+        "runs it; best of 3)"
     )
     columns = ("core off", "on", "cost", "step off", "on", "cost", "file off", "on", "cost")
     print(f"{'case':<16} " + " ".join(f"{c:>9}" for c in columns) + f" {'rows':>9}")
     for name in names:
-        times = run_one(CASES[name], "catalog", Path("-"))
+        times = run_one(with_cores(name, cores), "catalog", Path("-"))
         cells = []
         for off, on in (("off", "on"), ("step_off", "step_on"), ("file_off", "file_on")):
             cost = times[on] - times[off]
@@ -559,7 +562,7 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
     if args.catalog:
-        return catalog_cost(selected(args.cases))
+        return catalog_cost(selected(args.cases), args.maximum_cores)
     if args.likely:
         return likely(selected(args.cases))
     if args.methods:

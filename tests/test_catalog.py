@@ -13,6 +13,7 @@ from jumpdet.flags import DO_NOT_USE, JUMP_DET, SATURATED
 from jumpdet.params import JumpParams
 from jumpdet.simulate.events import shower_ramp, snowball_ramp
 from jumpdet.simulate.ramps import simulate_ramp
+from jumpdet.table_text import ROWS_PER_CHUNK
 
 ONES = np.ones((7, 7), np.float32)
 
@@ -311,6 +312,22 @@ def test_the_step_writes_the_catalogue_beside_its_product(tmp_path):
     assert table.meta["exposure"]["filename"] == "obs_refpixstep.fits"
     assert table.meta["exposure"]["instrument"] == "MIRI"
     assert_array_equal(result.groupdq, JumpStep.call(model, **refs).groupdq)
+
+
+def test_the_catalogue_file_does_not_depend_on_the_threads(tmp_path):
+    from jumpdet import JumpStep
+
+    sim = simulate_ramp((1, 8, 256, 256), seed=5, jump_fraction=0.05)  # rows in more than one chunk
+    model = make_ramp_model(sim.data, filename="obs_refpixstep.fits")
+    gain, read_noise = make_references((256, 256), gain=1.0, read_noise=2.0)
+    texts = []
+    for cores in ("1", "2"):
+        folder = tmp_path / cores
+        folder.mkdir()
+        JumpStep.call(model, override_gain=gain, override_readnoise=read_noise, maximum_cores=cores,
+                      save_jump_catalog=True, output_dir=str(folder))  # fmt: skip
+        texts.append((folder / "obs_jumpcat.ecsv").read_bytes())
+    assert texts[0] == texts[1] and texts[0].count(b"\n") > ROWS_PER_CHUNK
 
 
 def flags_with(ramp, **params):

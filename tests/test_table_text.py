@@ -24,8 +24,8 @@ def pyarrows(columns) -> bytes:
     return out.getvalue()
 
 
-def ours(columns, rows_per_chunk=1 << 16) -> bytes:
-    return b"".join(chunk.tobytes() for chunk in rows_text(columns, rows_per_chunk))
+def ours(columns, rows_per_chunk=1 << 16, max_workers=1) -> bytes:
+    return b"".join(chunk.tobytes() for chunk in rows_text(columns, rows_per_chunk, max_workers=max_workers))
 
 
 def test_a_small_table_reads_as_expected():
@@ -70,10 +70,10 @@ def tables(draw):
     return columns
 
 
-@given(tables(), st.integers(1, 7))
+@given(tables(), st.integers(1, 7), st.sampled_from([1, 2, 3]))
 @settings(max_examples=examples(300), deadline=None)
-def test_the_bytes_are_pyarrows_in_any_chunking(columns, rows_per_chunk):
-    assert ours(columns, rows_per_chunk) == pyarrows(columns)
+def test_the_bytes_are_pyarrows_in_any_chunking_on_any_threads(columns, rows_per_chunk, max_workers):
+    assert ours(columns, rows_per_chunk, max_workers) == pyarrows(columns)
 
 
 @pytest.mark.parametrize(
@@ -86,9 +86,11 @@ def test_the_bytes_are_pyarrows_in_any_chunking(columns, rows_per_chunk):
         (None, "missing values"),
     ],
 )
-def test_a_string_that_an_unquoted_cell_cannot_hold_is_refused(word, what):
+@pytest.mark.parametrize("max_workers", [1, 2])
+def test_a_string_that_an_unquoted_cell_cannot_hold_is_refused(word, what, max_workers):
+    column = np.array(["fine"] * 9 + [word], dtype=object)
     with pytest.raises(ValueError, match=f"a string column holds {what}"):
-        ours([np.array(["fine", word], dtype=object)])
+        ours([column], rows_per_chunk=3, max_workers=max_workers)  # in the last chunk
 
 
 def test_no_rows_give_no_text():

@@ -117,7 +117,7 @@ def _plain(value):
     return value
 
 
-def write_catalog(table, path) -> Path:
+def write_catalog(table, path, *, max_workers: int = 1) -> Path:
     """Write ``table`` as ECSV at ``path`` atomically (:func:`jumpdet.atomic.write_atomically`).
 
     Readers never see a partial file; an existing file is replaced. The
@@ -132,6 +132,9 @@ def write_catalog(table, path) -> Path:
     table : astropy.table.Table
         From :func:`jump_catalog`.
     path : str or os.PathLike
+    max_workers : int, optional
+        Threads formatting the rows (default 1; the step passes its
+        ``maximum_cores``). The file is the same.
 
     Returns
     -------
@@ -143,16 +146,16 @@ def write_catalog(table, path) -> Path:
         If a string cell is empty or holds a space, a quote or a line break
         (cells are not quoted); nothing is written.
     """
-    write_atomically(path, partial(_write_ecsv, table))
+    write_atomically(path, partial(_write_ecsv, table, max_workers=max_workers))
     return Path(path)
 
 
-def _write_ecsv(table, out) -> None:
+def _write_ecsv(table, out, *, max_workers: int = 1) -> None:
     """ECSV into the binary stream ``out``: astropy's header (column-name line included), then the rows."""
     header = io.StringIO()
     _as_text(table[:0]).write(header, format="ascii.ecsv")
     out.write(header.getvalue().encode())
-    for text in rows_text([np.asarray(table[name]) for name in table.colnames]):
+    for text in rows_text([np.asarray(table[name]) for name in table.colnames], max_workers=max_workers):
         out.write(text)
 
 

@@ -145,11 +145,11 @@ class JumpStep(AtomicSaveMixin, CrdsOptionalMixin, Step):
         _record_rates(result, stats)
         _log_outcome(stats, params, time.perf_counter() - start)
         if self.save_jump_catalog:
-            self._save_catalog(result, stats, params)
+            self._save_catalog(result, stats, params, workers)
         result.meta.cal_step.jump = "COMPLETE"
         return result
 
-    def _save_catalog(self, model, stats: JumpStats, params) -> None:
+    def _save_catalog(self, model, stats: JumpStats, params, workers: int) -> None:
         """Write ``<basename>_jumpcat.ecsv`` where the product goes (stpipe's output name rules)."""
         table = jump_catalog(stats.record, params=params, path=stats.plan.path, exposure=_exposure(model))
         # the base name stpipe's save_model gives the product
@@ -157,7 +157,7 @@ class JumpStep(AtomicSaveMixin, CrdsOptionalMixin, Step):
         if self.output_use_model or (basepath is None and not self.search_output_file):
             basepath = model.meta.filename
         path = self.make_output_path(basepath=basepath, suffix=CATALOG_SUFFIX, ext="ecsv")
-        write_catalog(table, path)
+        write_catalog(table, path, max_workers=workers)
         log.info("Jump catalogue (%d flags set) saved in %s", len(table), path)
 
     def _open_ramp(self, step_input):
