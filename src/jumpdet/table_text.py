@@ -101,6 +101,7 @@ def _gathered(cells, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _native(values: np.ndarray) -> np.ndarray:
+    """``values`` in native byte order (a view when they are already)."""
     return values.astype(values.dtype.newbyteorder("="), copy=False)
 
 
