@@ -314,20 +314,69 @@ def test_the_step_writes_the_catalogue_beside_its_product(tmp_path):
     assert_array_equal(result.groupdq, JumpStep.call(model, **refs).groupdq)
 
 
-def test_the_catalogue_file_does_not_depend_on_the_threads(tmp_path):
+def catalogue_runs(tmp_path, model, runs):
+    """Run the step with the catalogue on, once per set of parameters in ``runs``; the catalogues' bytes."""
     from jumpdet import JumpStep
 
+    gain, read_noise = make_references(model.data.shape[2:], gain=1.0, read_noise=2.0)
+    texts = []
+    for k, extra in enumerate(runs):
+        folder = tmp_path / str(k)
+        folder.mkdir()
+        JumpStep.call(model, override_gain=gain, override_readnoise=read_noise, save_jump_catalog=True,
+                      output_dir=str(folder), **extra).close()  # fmt: skip
+        texts.append((folder / "obs_jumpcat.ecsv").read_bytes())
+    return texts
+
+
+def test_the_catalogue_file_does_not_depend_on_threads_or_on_the_product_being_saved(tmp_path):
+    # with the product saved, the catalogue is written on a thread while stpipe writes the product
     sim = simulate_ramp((1, 8, 256, 256), seed=5, jump_fraction=0.05)  # rows in more than one chunk
     model = make_ramp_model(sim.data, filename="obs_refpixstep.fits")
-    gain, read_noise = make_references((256, 256), gain=1.0, read_noise=2.0)
-    texts = []
-    for cores in ("1", "2"):
-        folder = tmp_path / cores
-        folder.mkdir()
-        JumpStep.call(model, override_gain=gain, override_readnoise=read_noise, maximum_cores=cores,
-                      save_jump_catalog=True, output_dir=str(folder))  # fmt: skip
-        texts.append((folder / "obs_jumpcat.ecsv").read_bytes())
-    assert texts[0] == texts[1] and texts[0].count(b"\n") > ROWS_PER_CHUNK
+    runs = [
+        {"maximum_cores": "1"},
+        {"maximum_cores": "2"},
+        {"save_results": True},
+        {"save_results": True, "maximum_cores": "2"},
+    ]
+    texts = catalogue_runs(tmp_path, model, runs)
+    assert len(set(texts)) == 1 and texts[0].count(b"\n") > ROWS_PER_CHUNK
+    assert (tmp_path / "2" / "obs_jumpstep.fits").exists()
+
+
+def test_a_catalogue_that_cannot_be_written_beside_the_product_fails_the_run(tmp_path, monkeypatch):
+    import threading
+
+    from jumpdet import JumpStep, step
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(step, "write_catalog", full_disk)
+    model = make_ramp_model(one_jump_ramp(), filename="obs_refpixstep.fits")
+    gain, read_noise = make_references((7, 7), gain=1.0, read_noise=1.0)
+    threads = threading.active_count()
+    with pytest.raises(OSError, match="No space left"):
+        JumpStep.call(model, override_gain=gain, override_readnoise=read_noise, save_jump_catalog=True,
+                      save_results=True, output_dir=str(tmp_path))  # fmt: skip
+    assert [p.name for p in tmp_path.iterdir()] == ["obs_jumpstep.fits"]  # saved while the catalogue failed
+    assert threading.active_count() == threads
+
+
+def test_a_product_that_cannot_be_saved_fails_the_run_after_its_catalogue_is_written(tmp_path, monkeypatch):
+    from jumpdet import JumpStep, saving
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(saving, "write_atomically", full_disk)  # the product's writer, not the catalogue's
+    model = make_ramp_model(one_jump_ramp(), filename="obs_refpixstep.fits")
+    gain, read_noise = make_references((7, 7), gain=1.0, read_noise=1.0)
+    with pytest.raises(OSError, match="No space left"):
+        JumpStep.call(model, override_gain=gain, override_readnoise=read_noise, save_jump_catalog=True,
+                      save_results=True, output_dir=str(tmp_path))  # fmt: skip
+    assert [p.name for p in tmp_path.iterdir()] == ["obs_jumpcat.ecsv"]
+    assert len(read_catalog(tmp_path / "obs_jumpcat.ecsv")) > 0
 
 
 def flags_with(ramp, **params):

@@ -9,6 +9,8 @@ flags and metadata back. It accepts every parameter of jwst 3.0's
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from jwst.stpipe import Step
 from stdatamodels.jwst.datamodels import RampModel
@@ -149,6 +151,22 @@ class JumpStep(AtomicSaveMixin, CrdsOptionalMixin, Step):
         result.meta.cal_step.jump = "COMPLETE"
         return result
 
+    def run(self, *args):
+        """stpipe's ``run``; a jump catalogue still being written is finished before it returns.
+
+        When the step saves its product, the catalogue is written on a
+        thread while stpipe writes the product (mostly waiting on the disk),
+        not before it. An error of either is raised, the product's first.
+        """
+        self._catalog_writes = []
+        try:
+            result = super().run(*args)
+        except BaseException:
+            self._finish_catalog(raise_error=False)
+            raise
+        self._finish_catalog(raise_error=True)
+        return result
+
     def _save_catalog(self, model, stats: JumpStats, params, workers: int) -> None:
         """Write ``<basename>_jumpcat.ecsv`` where the product goes (stpipe's output name rules)."""
         table = jump_catalog(stats.record, params=params, path=stats.plan.path, exposure=_exposure(model))
@@ -157,8 +175,25 @@ class JumpStep(AtomicSaveMixin, CrdsOptionalMixin, Step):
         if self.output_use_model or (basepath is None and not self.search_output_file):
             basepath = model.meta.filename
         path = self.make_output_path(basepath=basepath, suffix=CATALOG_SUFFIX, ext="ecsv")
-        write_catalog(table, path, max_workers=workers)
-        log.info("Jump catalogue (%d flags set) saved in %s", len(table), path)
+        write = partial(_write_catalog, table, path, workers)
+        writes = getattr(self, "_catalog_writes", None)
+        if self.save_results and writes is not None:  # run() saves the product next, and waits for this
+            pool = ThreadPoolExecutor(max_workers=1)
+            writes.append(pool.submit(write))
+            pool.shutdown(wait=False)  # its thread ends with the write
+        else:
+            write()
+
+    def _finish_catalog(self, *, raise_error: bool) -> None:
+        """Wait for the catalogue written on a thread (if any); raise its error, or log it."""
+        for write in self._catalog_writes:
+            try:
+                write.result()
+            except Exception as exc:
+                if raise_error:
+                    raise
+                log.error("The jump catalogue was not written: %s", exc)
+        self._catalog_writes = []
 
     def _open_ramp(self, step_input):
         name = os.fspath(step_input) if isinstance(step_input, str | os.PathLike) else "model"
@@ -199,6 +234,11 @@ class JumpStep(AtomicSaveMixin, CrdsOptionalMixin, Step):
     def default_suffix(self):
         """``jumpstep`` when run alone (whatever name CRDS parameters give); the step name in a pipeline."""
         return "jumpstep" if self.parent is None else super().default_suffix()
+
+
+def _write_catalog(table, path, workers: int) -> None:
+    write_catalog(table, path, max_workers=workers)
+    log.info("Jump catalogue (%d flags set) saved in %s", len(table), path)
 
 
 def _threshold_message(params):
