@@ -323,8 +323,7 @@ def _two_point_inplace(data, gdq, gain, read_noise, params, path, max_workers, r
                 partial(measure_single_pass_jumps, data, gain, read_noise, params.nframes, medians),
             )
         elif recorder is not None:
-            listed = _merged_listings([found for _, found in searched])
-            recorder.stage(gdq, "primary", partial(measure_primary_jumps, data, gain, listed))
+            _record_listed_primaries(recorder, data, gdq, gain, [found for _, found in searched])
         frame = FrameInputs(data, gdq, gain, read_noise, params.nframes, medians, brackets)
         blocks = [_row_block(gdq, start, stop) for start, stop in tiles.row_blocks]
         primary = None
@@ -377,9 +376,7 @@ def _likelihood_inplace(data, gdq, gain, read_noise, params, max_workers, record
             )
         )
         if recorder is not None:
-            recorder.stage(
-                gdq, "primary", partial(measure_primary_jumps, data, gain, _merged_listings(searched))
-            )
+            _record_listed_primaries(recorder, data, gdq, gain, searched)
         blocks = tiles.row_blocks
         primary = None
         for cause, stage_params in _postprocess_passes(params, recorder is not None):
@@ -438,11 +435,12 @@ def _search_tile(data, gdq, gain, read_noise, params, path, tile: Tile, medians,
     return np.all((gdq[:, :, rows, cols] & (JUMP_DET | DO_NOT_USE)) != 0, axis=(2, 3)), found
 
 
-def _merged_listings(listings) -> tuple[np.ndarray, np.ndarray]:
-    """The tiles' lists of flags as one, by flat GROUPDQ index."""
+def _record_listed_primaries(recorder, data, gdq, gain, listings) -> None:
+    """Record the search's new flags as primary jumps, their values from the tiles' ``listings``."""
     flat = np.concatenate([found[0] for found in listings])
     order = np.argsort(flat)
-    return flat[order], np.concatenate([found[1] for found in listings])[order]
+    listed = flat[order], np.concatenate([found[1] for found in listings])[order]
+    recorder.stage(gdq, "primary", partial(measure_primary_jumps, data, gain, listed))
 
 
 def _unflag_fully_flagged_groups(gdq: np.ndarray, fully_flagged: np.ndarray) -> None:

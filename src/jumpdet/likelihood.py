@@ -490,14 +490,10 @@ def find_jumps_in_tile(
         search(None)
         return None
     nrows, ncols = bounds[1] - bounds[0], bounds[3] - bounds[2]
-    room = Listing.first_room(nints * (ngroups - 1) * nrows * ncols)
-    while True:
-        listings = _Listings(Listing.with_room(room), Listing.with_room(room))
-        search(listings)  # flags and marks are OR-ed: searching again changes nothing
-        if not any(listing.overflowed() for listing in listings):
-            break
-        room = int(max(listings.one.count[0], listings.two.count[0]))  # rare: again, with room for all
-    (one, one_statistic), (two, two_statistic) = listings.one.listed(), listings.two.listed()
+    listings = Listing.search_with_room(  # flags and marks are OR-ed: searching again changes nothing
+        lambda one, two: search(_Listings(one, two)), nints * (ngroups - 1) * nrows * ncols, count=2
+    )
+    (one, one_statistic), (two, two_statistic) = (listing.listed() for listing in listings)
     width = np.repeat([1, 2], [one.size, two.size])
     return np.concatenate([one, two]), sigma_equivalent(width, np.concatenate([one_statistic, two_statistic]))
 

@@ -98,6 +98,9 @@ class JumpStep(AtomicSaveMixin, CrdsOptionalMixin, Step):
     # cal_step.jump and cal_logs.jump, as jwst's step; the registry alias is "jumpdet"
     class_alias = "jump"
 
+    # catalogue writes run() waits for; None outside run() (process() alone writes at once)
+    _catalog_writes = None
+
     def process(self, step_input):
         """Flag jumps in a ramp; return a new RampModel (the input is never modified).
 
@@ -176,10 +179,9 @@ class JumpStep(AtomicSaveMixin, CrdsOptionalMixin, Step):
             basepath = model.meta.filename
         path = self.make_output_path(basepath=basepath, suffix=CATALOG_SUFFIX, ext="ecsv")
         write = partial(_write_catalog, table, path, workers)
-        writes = getattr(self, "_catalog_writes", None)
-        if self.save_results and writes is not None:  # run() saves the product next, and waits for this
+        if self.save_results and self._catalog_writes is not None:  # run() saves the product, then waits
             pool = ThreadPoolExecutor(max_workers=1)
-            writes.append(pool.submit(write))
+            self._catalog_writes.append(pool.submit(write))
             pool.shutdown(wait=False)  # its thread ends with the write
         else:
             write()

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 
@@ -62,29 +63,30 @@ def rows_text(
     """
     # in native byte order: Arrow takes no other (a table read from FITS is big-endian)
     columns = [_native(np.asarray(column)) for column in columns]
+    integer = np.array([_is_integer(column) for column in columns], bool)
+    # column c is row slot[c] of the integers if integer[c], else of the text cells' starts and ends
+    slot = np.where(integer, np.cumsum(integer), np.cumsum(~integer)) - 1
+    chunk_text = partial(_chunk_text, integer, slot)
     nrows = len(columns[0]) if columns else 0
     chunks = [
         [column[first : first + rows_per_chunk] for column in columns]
         for first in range(0, nrows, rows_per_chunk)
     ]
     if max_workers <= 1:
-        yield from map(_chunk_text, chunks)
+        yield from map(chunk_text, chunks)
         return
     with ThreadPoolExecutor(max_workers) as pool:  # the kernel and Arrow's casts release the GIL
         pending = deque()
         for chunk in chunks:
-            pending.append(pool.submit(_chunk_text, chunk))
+            pending.append(pool.submit(chunk_text, chunk))
             if len(pending) >= 2 * max_workers:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
 
 
-def _chunk_text(columns: list[np.ndarray]) -> np.ndarray:
-    """The rows of one chunk of columns (native byte order) as text."""
-    integer = np.array([_is_integer(column) for column in columns], bool)
-    # column c is row slot[c] of the integers if integer[c], else of the text cells' starts and ends
-    slot = np.where(integer, np.cumsum(integer), np.cumsum(~integer)) - 1
+def _chunk_text(integer: np.ndarray, slot: np.ndarray, columns: list[np.ndarray]) -> np.ndarray:
+    """The rows of one chunk of columns (native byte order) as text (``integer``, ``slot``: see rows_text)."""
     nrows = len(columns[0])
     numbers = [column.astype(np.int64, copy=False) for column, i in zip(columns, integer, strict=True) if i]
     cells = [_cells(column) for column, i in zip(columns, integer, strict=True) if not i]
@@ -117,18 +119,15 @@ def _rows(arrays: list[np.ndarray], n: int) -> np.ndarray:
 
 def _cells(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(text, starts, ends) of a column that is not integer: cell ``j`` is ``text[starts[j]:ends[j]]``."""
-    if values.dtype.kind == "f":
-        return _float_cells(values)
+    missing = np.isnan(values) if values.dtype.kind == "f" else None
+    if missing is not None and missing.any():
+        return _cells_around_nan(values, missing)
     text, offsets = _arrow_cells(values)
     return text, offsets[:-1], offsets[1:]
 
 
-def _float_cells(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _cells_around_nan(values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Arrow's text of the numbers; every NaN cell points at one ``nan`` (Arrow's cast costs per value)."""
-    missing = np.isnan(values)
-    if not missing.any():
-        text, offsets = _arrow_cells(values)
-        return text, offsets[:-1], offsets[1:]
     numbers, offsets = _arrow_cells(values[~missing])
     text = np.concatenate([numbers, np.frombuffer(b"nan", np.uint8)])
     starts, ends = np.full(values.size, numbers.size), np.full(values.size, text.size)

@@ -35,6 +35,7 @@ residuals, float64 medians and ratios) because the iterative search compares
 ratios for equality with their maximum.
 """
 
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -169,9 +170,21 @@ class Listing(NamedTuple):
         return cls(np.empty(n, np.int64), np.empty(n), np.zeros(1, np.int64))
 
     @classmethod
-    def first_room(cls, n_differences: int) -> int:
-        """A search's first room: a flag in 64 of its ``n_differences`` (far more than exposures carry)."""
-        return max(1024, n_differences // 64)
+    def search_with_room(cls, search, n_differences: int, count: int = 1) -> list["Listing"]:
+        """Run ``search(*listings)`` with ``count`` listings until none overflowed; return them.
+
+        The first room is a flag in 64 of the search's ``n_differences`` (far
+        more than exposures carry); a search that overflowed a listing runs
+        again with room for all (it must OR its flags, so that a second
+        search changes nothing).
+        """
+        room = max(1024, n_differences // 64)
+        while True:
+            listings = [cls.with_room(room) for _ in range(count)]
+            search(*listings)
+            if not any(listing.overflowed() for listing in listings):
+                return listings
+            room = max(int(listing.count[0]) for listing in listings)  # rare
 
     def listed(self) -> tuple[np.ndarray, np.ndarray]:
         """(flat, significance) of the flags listed."""
@@ -566,9 +579,8 @@ def find_jumps_in_tile(
         _search_rows(tile, params.nframes, iterative, single_pass, sigma_clip, brackets, None)
         return None
     nrows, ncols = bounds[1] - bounds[0], bounds[3] - bounds[2]
-    listing = Listing.with_room(Listing.first_room(nints * (ngroups - 1) * nrows * ncols))
-    while True:
-        _search_rows(tile, params.nframes, iterative, single_pass, sigma_clip, brackets, listing)
-        if not listing.overflowed():
-            return listing.listed()
-        listing = Listing.with_room(int(listing.count[0]))  # rare: once more, with room for them all
+    (listing,) = Listing.search_with_room(
+        partial(_search_rows, tile, params.nframes, iterative, single_pass, sigma_clip, brackets),
+        nints * (ngroups - 1) * nrows * ncols,
+    )
+    return listing.listed()
