@@ -11,6 +11,7 @@ from jumpdet.catalog import read_catalog, write_catalog
 from jumpdet.detect import detect_jumps
 from jumpdet.flags import DO_NOT_USE, JUMP_DET, SATURATED
 from jumpdet.params import JumpParams
+from jumpdet.recording import _input_flags
 from jumpdet.simulate.events import shower_ramp, snowball_ramp
 from jumpdet.simulate.ramps import simulate_ramp
 from jumpdet.table_text import ROWS_PER_CHUNK
@@ -57,6 +58,14 @@ def test_a_jump_its_neighbours_and_the_groups_after_it_each_have_their_cause():
     assert rows(table, "after_jump") == {(0, 7, 3, 3), (0, 8, 3, 3)}
     assert len(table) == 7 and rows(table) == new_flags(result, gdq)
     assert_array_equal(table["event_id"], 0)
+
+
+@pytest.mark.parametrize("flagged", [False, True])
+def test_the_record_starts_from_the_input_flags_whether_or_not_there_are_any(flagged):
+    gdq = (np.random.default_rng(1).random((2, 3, 5, 16)) < 0.2).astype(np.uint8) * SATURATED
+    if flagged:
+        gdq[1, 2, 4, 9] |= JUMP_DET
+    assert_array_equal(_input_flags(gdq), np.packbits((gdq & JUMP_DET) != 0, axis=-1))
 
 
 def test_primary_jumps_carry_what_the_single_pass_compared_with_its_threshold():

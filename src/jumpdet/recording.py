@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .compilation import kernel
-from .exposure import REPEATED_BYTE, as_words, pack_flags
+from .exposure import REPEATED_BYTE, as_words, pack_flags, packed_shape
 from .flags import JUMP_DET
 
 __all__ = ["CAUSES", "JumpRecord", "StageRecorder"]
@@ -90,7 +90,7 @@ class StageRecorder:
 
     def __init__(self, groupdq: np.ndarray):
         self.shape = groupdq.shape
-        self._seen = pack_flags(groupdq, JUMP_DET)
+        self._seen = _input_flags(groupdq)
         self._stages: list[_Stage] = []
         self._events = 0
 
@@ -146,6 +146,18 @@ class StageRecorder:
         cause = np.concatenate([s.cause for s in stages])[order]
         event_id = np.concatenate([s.event_id for s in stages])[order]
         return JumpRecord(i, g, y, x, cause, event_id, *measures)
+
+
+def _input_flags(groupdq: np.ndarray) -> np.ndarray:
+    """``pack_flags(groupdq, JUMP_DET)``; zeros without packing when no group has the flag.
+
+    A jump step's input rarely has JUMP_DET flags, and one OR over GROUPDQ
+    finds out in a tenth of the packing's time (1.8 against 13-24 ms for
+    the 42 MB of the miri_1x40 benchmark).
+    """
+    if not np.bitwise_or.reduce(groupdq, axis=None) & JUMP_DET:
+        return np.zeros(packed_shape(groupdq.shape), np.uint8)
+    return pack_flags(groupdq, JUMP_DET)
 
 
 @kernel
