@@ -19,6 +19,7 @@ from jumpdet.cli import collect_cfgs
 pytestmark = pytest.mark.slow  # every test here runs strun in a fresh interpreter
 
 STRUN = shutil.which("strun", path=os.path.dirname(sys.executable)) or "strun"
+JUMPDET = shutil.which("jumpdet", path=os.path.dirname(sys.executable)) or "jumpdet"
 
 
 @pytest.fixture
@@ -83,3 +84,17 @@ def test_strun_pipeline_with_overrides_needs_no_crds(no_crds):
     assert out.returncode == 0, out.stderr[-3000:]
     assert "FATAL" not in out.stderr and "Traceback" not in out.stderr
     assert (folder / "obs_rate.fits").is_file() and (folder / "obs_rateints.fits").is_file()
+
+
+def test_tune_on_a_file_without_crds_names_its_own_options(no_crds):
+    folder, env = no_crds
+    command = [JUMPDET, "tune", "obs_refpix.fits", "--pixels", "16"]
+    out = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith("jumpdet tune: error: the gain and read noise of obs_refpix.fits come from CRDS")
+    assert "--gain (e/DN) and --read-noise (DN)" in line and "jumpdet crds-cache DIR" in line
+    given = subprocess.run([*command, "--gain", "2", "--read-noise", "10", "--thresholds", "5"], cwd=folder,
+                           env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert given.returncode == 0, given.stderr[-2000:]
+    assert "gain=2, read_noise=10" in given.stdout

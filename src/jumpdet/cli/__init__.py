@@ -96,13 +96,27 @@ def _file_exposure(path: Path, *, need_references: bool) -> dict:
         found = {"nints": nints, "ngroups": ngroups, "group_time": model.meta.exposure.group_time,
                  "nframes": model.meta.exposure.nframes}  # fmt: skip
         if need_references:
-            from ..references.loading import load_references
-            from ..step import JumpStep
-
-            refs = load_references(JumpStep(), model)
+            refs = _file_references(path, model)
             found["gain"] = float(np.nanmedian(refs.gain))
             found["read_noise"] = float(np.nanmedian(refs.read_noise))
     return found
+
+
+def _file_references(path: Path, model):
+    """The step's gain and read noise for ``model``; without CRDS, one line naming tune's own options."""
+    from ..errors import CrdsUnavailableError
+    from ..references.crds_access import crds_problem
+    from ..references.loading import load_references
+    from ..step import JumpStep
+
+    problem = crds_problem()
+    if problem is not None:
+        raise CrdsUnavailableError(
+            f"the gain and read noise of {path} come from CRDS, which is not available here ({problem}); "
+            "give them as --gain (e/DN) and --read-noise (DN), or build an offline cache with "
+            "`jumpdet crds-cache DIR` and export the variables it prints"
+        )
+    return load_references(JumpStep(), model)
 
 
 def _crds_cache(args) -> None:
