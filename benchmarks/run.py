@@ -475,7 +475,18 @@ def machine() -> str:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     versions = ", ".join(f"{name} {version(name)}" for name in ("jwst", "stcal", "numpy", "numba", "jumpdet"))
     python = platform.python_version()
-    return f"{model}; {os.cpu_count()} cores; load average {load}; Python {python}; {versions}"
+    cores = f"{os.cpu_count()} cores; load average {load}"
+    return f"{model} ({kernel_target()}); {cores}; Python {python}; {versions}"
+
+
+def kernel_target() -> str:
+    """The CPU numba compiles the kernels for, and its widest vectors (the median networks run in
+    SIMD lanes): two runs compare only on the same target."""
+    import llvmlite.binding as llvm
+
+    features = set(llvm.get_host_cpu_features().flatten().split(","))
+    widest = next((name for name in ("avx512f", "avx2", "avx", "sse4.2") if f"+{name}" in features), "none")
+    return f"numba target {llvm.get_host_cpu_name()}, widest SIMD {widest.upper()}"
 
 
 def catalog_cost(names: list[str], cores: str = "1") -> int:
