@@ -11,10 +11,12 @@ non-default parameters change the flags (each exception states its reason).
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from jwst.jump import JumpStep as JwstJumpStep
 from numpy.testing import assert_array_equal
 
-from conftest import make_ramp_model, make_references
+from conftest import examples, make_ramp_model, make_references
 from jumpdet import JumpStep
 from jumpdet.catalog import read_catalog
 from jumpdet.exposure import all_do_not_use_groups
@@ -256,3 +258,62 @@ def test_a_group_all_jump_or_do_not_use_loses_its_jumps_and_their_neighbours_lik
     assert_same(expected, actual)
     assert not (actual.groupdq[3, 2] & 4).any()
     assert (actual.groupdq[3, 2] == DNU).sum() == 40  # nothing flagged around the cleared jumps
+
+
+# Random ramps and parameters: every path and option at once, in combinations no case above
+# names. jwst runs in one process (its default); jumpdet with any maximum_cores. minimum_groups
+# stays 3: jwst's single process replaces any other value by 3 (docs/deviations.rst).
+SHAPES = {
+    "few_groups": st.tuples(st.integers(1, 3), st.integers(3, 13), st.integers(2, 29), st.integers(2, 32)),
+    "single_pass": st.tuples(st.just(1), st.integers(11, 59), st.integers(2, 11), st.integers(2, 11)),
+    "sigma_clip": st.tuples(st.integers(95, 129), st.integers(3, 5), st.integers(2, 5), st.integers(2, 6)),
+    "word_rows": st.tuples(st.integers(1, 2), st.integers(3, 8), st.just(64), st.sampled_from([63, 64, 72])),
+}
+PARAMETERS = {
+    "rejection_threshold": st.floats(3.0, 6.0),
+    "three_group_rejection_threshold": st.floats(4.0, 8.0),
+    "four_group_rejection_threshold": st.floats(3.5, 7.0),
+    "flag_4_neighbors": st.booleans(),
+    "min_jump_to_flag_neighbors": st.floats(1.0, 20.0),
+    "max_jump_to_flag_neighbors": st.floats(20.0, 2000.0),
+    "after_jump_flag_dn1": st.floats(0.0, 500.0),
+    "after_jump_flag_time1": st.floats(0.0, 40.0),
+    "after_jump_flag_dn2": st.floats(0.0, 2000.0),
+    "after_jump_flag_time2": st.floats(0.0, 100.0),
+    "min_diffs_single_pass": st.integers(3, 30),
+    "minimum_sigclip_groups": st.integers(20, 150),
+    "only_use_ints": st.booleans(),
+}
+
+
+@st.composite
+def random_cases(draw):
+    """(seed, shape, ramp options, step parameters, jumpdet's maximum_cores)."""
+    shape = draw(st.sampled_from(sorted(SHAPES)).flatmap(SHAPES.get))
+    options = {
+        "nframes": draw(st.sampled_from([1, 1, 2, 4])),
+        "nan_fraction": draw(st.sampled_from([0.0, 0.0, 0.01, 0.05])),
+        "dnu_first_last": draw(st.booleans()),
+        "saturate": draw(st.booleans()),
+        "jump_fraction": draw(st.sampled_from([0.001, 0.01, 0.05, 0.2])),
+    }
+    names = draw(st.sets(st.sampled_from(sorted(PARAMETERS)), max_size=6))
+    params = {name: draw(PARAMETERS[name]) for name in sorted(names)}
+    cores = draw(st.sampled_from(["1", "2", "half", "all"]))
+    return draw(st.integers(0, 2**31)), shape, options, params, cores
+
+
+@pytest.mark.slow
+@settings(max_examples=examples(dev=40), suppress_health_check=[HealthCheck.too_slow])
+@given(case=random_cases())
+def test_random_ramps_and_parameters_give_jwsts_flags(case):
+    seed, shape, options, params, cores = case
+    model, refs = random_ramp_model(seed, shape, **options)
+    expected, actual = run_both(model, refs, {"maximum_cores": cores}, **params)
+    assert_array_equal(actual.groupdq, expected.groupdq)
+    assert_array_equal(actual.pixeldq, expected.pixeldq)
+    rate = expected.meta.exposure.primary_cosmic_rays
+    if rate is not None and rate < 0:  # a skipped search: jwst's -99 sentinel as a rate (docs/deviations)
+        assert actual.meta.exposure.primary_cosmic_rays is None
+    else:
+        assert actual.meta.exposure.primary_cosmic_rays == rate

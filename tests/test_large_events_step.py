@@ -18,13 +18,15 @@ from typing import NamedTuple
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from jwst.jump import JumpStep as JwstJumpStep
 from numpy.testing import assert_array_equal
 from stcal.jump import jump as stcal_jump
 from stcal.jump.jump_class import JumpData
 from stdatamodels.jwst.datamodels import dqflags
 
-from conftest import linear_ramps, make_ramp_model, make_references
+from conftest import examples, linear_ramps, make_ramp_model, make_references
 from jumpdet import JumpParams, JumpStep, detect_jumps
 from jumpdet.params import params_from_step
 from jumpdet.simulate.events import shower_ramp, snowball_ramp
@@ -173,8 +175,12 @@ def ramp_named(name):
 
 def run(step_class, name, **params) -> Flags:
     """Run a step on a fresh RampModel of the named ramp, with its gain and read noise as overrides."""
-    ramp = ramp_named(name)
-    instrument, detector = ("NIRCAM", "NRCA1") if name.startswith("nircam") else ("MIRI", "MIRIMAGE")
+    return run_on(step_class, ramp_named(name), nircam=name.startswith("nircam"), **params)
+
+
+def run_on(step_class, ramp, *, nircam: bool, **params) -> Flags:
+    """Run a step on a fresh RampModel of ``ramp`` (NIRCam or MIRI), its gain and read noise as overrides."""
+    instrument, detector = ("NIRCAM", "NRCA1") if nircam else ("MIRI", "MIRIMAGE")
     model = make_ramp_model(
         ramp.data.copy(),
         groupdq=ramp.groupdq.copy(),
@@ -226,6 +232,63 @@ def test_showers_are_flagged_as_jwst_flags_them(case):
     expected = run_jwst(name, **SHOWERS, **params)
     assert_same(expected, run_jumpdet(name, **SHOWERS, **params))
     assert_case_is_not_vacuous(name, SHOWERS, params, expected)
+
+
+# Random events and parameters, in combinations no case above names.
+SNOWBALL_PARAMETERS = {
+    "sat_expand": st.sampled_from([0, 2, 3, 5]),
+    "min_sat_area": st.sampled_from([1.0, 3.0, 20.0]),
+    "min_jump_area": st.sampled_from([5.0, 8.0, 20.0]),
+    "expand_factor": st.sampled_from([1.3, 2.0, 3.0]),
+    "edge_size": st.sampled_from([0, 10, 25, 40]),
+    "sat_required_snowball": st.booleans(),
+    "mask_snowball_core_next_int": st.booleans(),
+    "snowball_time_masked_next_int": st.sampled_from([30, 4000]),
+    "max_extended_radius": st.sampled_from([4, 200]),
+    "min_sat_radius_extend": st.sampled_from([1.0, 2.5, 6.0]),
+}
+SHOWER_PARAMETERS = {
+    "extend_snr_threshold": st.sampled_from([1.1, 1.2, 1.5]),
+    "extend_min_area": st.sampled_from([40, 90, 150]),
+    "extend_inner_radius": st.sampled_from([1.0, 2.0]),
+    "extend_outer_radius": st.sampled_from([2.6, 4.0]),
+    "extend_ellipse_expand_ratio": st.sampled_from([1.1, 1.5]),
+    "time_masked_after_shower": st.sampled_from([5.0, 15.0, 60.0]),
+    "max_extended_radius": st.sampled_from([20, 200]),
+    "min_diffs_single_pass": st.sampled_from([5, 10, 40]),
+}
+
+
+@st.composite
+def random_events(draw):
+    """(ramp builder, NIRCam?, step parameters): snowballs on NIRCam-like ramps or MIRI-like showers."""
+    seed = draw(st.integers(0, 2**31))
+    if draw(st.booleans()):
+        nircam, switch, choices = True, SNOWBALLS, SNOWBALL_PARAMETERS
+        shape = (draw(st.integers(64, 180)), draw(st.integers(64, 200)))
+        build = snowballs(nints=draw(st.integers(1, 3)), ngroups=draw(st.integers(4, 8)), shape=shape,
+                          n_snowballs=draw(st.integers(2, 19)), seed=seed)  # fmt: skip
+    else:
+        nircam, switch, choices = False, SHOWERS, SHOWER_PARAMETERS
+        nints = draw(st.sampled_from([1, 2, 3, 60]))
+        ngroups = draw(st.integers(6, 29) if nints < 60 else st.integers(5, 8))
+        shape = (draw(st.integers(48, 139)), draw(st.integers(48, 139))) if nints < 60 else (48, 56)
+        build = showers(nints=nints, ngroups=ngroups, shape=shape, n_showers=draw(st.integers(1, 8)),
+                        radius=(4, 16), seed=seed)  # fmt: skip
+    if draw(st.booleans()):
+        build = with_other_flags(build, seed + 7)
+    names = draw(st.sets(st.sampled_from(sorted(choices)), max_size=4))
+    return build, nircam, {**switch, **{name: draw(choices[name]) for name in sorted(names)}}
+
+
+@pytest.mark.slow
+@settings(max_examples=examples(dev=20), suppress_health_check=[HealthCheck.too_slow])
+@given(case=random_events())
+def test_random_events_and_parameters_give_jwsts_flags(case):
+    build, nircam, params = case
+    ramp = build()
+    expected = run_on(JwstJumpStep, ramp, nircam=nircam, **params)
+    assert_same(expected, run_on(JumpStep, ramp, nircam=nircam, **params))
 
 
 @pytest.mark.parametrize("switch", [SNOWBALLS, SHOWERS], ids=["snowballs", "showers"])
