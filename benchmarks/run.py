@@ -174,26 +174,26 @@ WORKER = textwrap.dedent("""
             threads = resolve_cores(params.get("maximum_cores", "1"))
             variants = {"off": (threads, False), "on": (threads, True)}
         import resource
-        def cpu_seconds():
+        def clock():
+            # wall seconds, the process's CPU seconds, and its user CPU seconds
             usage = resource.getrusage(resource.RUSAGE_SELF)
-            return usage.ru_utime + usage.ru_stime
-        def user_seconds():
-            return resource.getrusage(resource.RUSAGE_SELF).ru_utime
+            return np.array([time.perf_counter(), usage.ru_utime + usage.ru_stime, usage.ru_utime])
         best, cores, user, rows = {}, {}, {}, 0
-        def keep(key, seconds, cpu, user_cpu):
-            # wall seconds (best), the cores that run had, and every run's user CPU seconds
+        def keep(key, start):
+            # since start: wall seconds (best), the cores that run had, and every run's user CPU seconds
+            seconds, cpu, user_cpu = clock() - start
             if seconds < best.get(key, float("inf")):
                 best[key], cores[key] = seconds, cpu / seconds
             user.setdefault(key, []).append(user_cpu)
         for _ in range(4):  # best of four, alternating: the first call loads the kernels
             for key, (workers, record) in variants.items():
                 gdq, pdq = model.groupdq.copy(), model.pixeldq.copy()
-                start, cpu, user_cpu = time.perf_counter(), cpu_seconds(), user_seconds()
+                start = clock()
                 stats = detect_jumps_inplace(model.data, gdq, pdq, gain=gain, read_noise=read_noise,
                                              params=core, max_workers=workers, record=record)
                 if record:  # the table too, as the step builds it
                     rows = len(jump_catalog(stats.record, params=core, path=stats.plan.path))
-                keep(key, time.perf_counter() - start, cpu_seconds() - cpu, user_seconds() - user_cpu)
+                keep(key, start)
         if impl == "catalog":  # and the whole step, whose catalogue is also written as ECSV:
             import tempfile  # on the model in memory, and file to file as strun runs it
             with tempfile.TemporaryDirectory() as folder:
@@ -203,12 +203,11 @@ WORKER = textwrap.dedent("""
                 for _ in range(5):  # file to file varies with the disk's writeback: best of five
                     for (name, (given, save)), on in itertools.product(runs.items(), (False, True)):
                         key = f"{name}_{'on' if on else 'off'}"
-                        start, cpu, user_cpu = time.perf_counter(), cpu_seconds(), user_seconds()
+                        start = clock()
                         JumpStep.call(given, override_gain=refs[0], override_readnoise=refs[1],
                                       save_results=save, save_jump_catalog=on, output_dir=folder,
                                       **params).close()
-                        keep(key, time.perf_counter() - start, cpu_seconds() - cpu,
-                             user_seconds() - user_cpu)
+                        keep(key, start)
         user = {key: float(np.median(runs[1:] if len(runs) > 2 else runs)) for key, runs in user.items()}
         print(json.dumps({**best, "rows": rows, "cores": cores, "user": user}))
         sys.exit(0)
